@@ -1,0 +1,372 @@
+//! The thin fuser adapter: callbacks -> `library` calls, errors -> errno,
+//! passthrough registration, kernel cache invalidation. No SQL, no format bytes.
+
+use crate::library::{Attr, Kind, LibError, Library, Mode, OpenFile, tree::file_ino};
+use fuser::{
+    BackingId, Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, INodeNo,
+    InitFlags, KernelConfig, LockOwner, MountOption, Notifier, OpenFlags, ReplyAttr, ReplyData,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
+    SessionACL,
+};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+/// How long the kernel may cache entries and attributes. Changes are pushed
+/// with explicit invalidations, so this only bounds staleness if one is lost.
+const TTL: Duration = Duration::from_secs(1);
+
+/// Largest read we answer in one request (the kernel asks for at most this).
+const MAX_READ: usize = 1 << 20;
+
+/// Map a core error to exactly one errno.
+pub fn errno_of(e: &LibError) -> Errno {
+    match e {
+        LibError::NotFound => Errno::ENOENT,
+        LibError::NotADirectory => Errno::ENOTDIR,
+        LibError::IsADirectory => Errno::EISDIR,
+        LibError::Stale { .. }
+        | LibError::Backing { .. }
+        | LibError::Format { .. }
+        | LibError::Store(_)
+        | LibError::Io(_) => Errno::EIO,
+    }
+}
+
+fn to_file_attr(a: &Attr) -> FileAttr {
+    FileAttr {
+        ino: INodeNo(a.ino),
+        size: a.size,
+        blocks: a.size.div_ceil(512),
+        atime: a.mtime,
+        mtime: a.mtime,
+        ctime: a.mtime,
+        crtime: a.mtime,
+        kind: match a.kind {
+            Kind::Dir => FileType::Directory,
+            Kind::File => FileType::RegularFile,
+        },
+        perm: a.perm,
+        nlink: a.nlink,
+        uid: a.uid,
+        gid: a.gid,
+        rdev: 0,
+        flags: 0,
+        blksize: 4096,
+    }
+}
+
+struct Handle {
+    file: OpenFile,
+    /// Holds the kernel's backing id alive while this handle is open.
+    _backing: Option<Arc<BackingId>>,
+}
+
+thread_local! {
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The fuser `Filesystem` over a [`Library`].
+pub struct MuseFs {
+    lib: Arc<Library>,
+    handles: sharded_slab::Slab<Handle>,
+    passthrough: AtomicBool,
+    passthrough_warned: AtomicBool,
+    backing_ids: Mutex<HashMap<u64, Weak<BackingId>>>,
+}
+
+impl MuseFs {
+    pub fn new(lib: Arc<Library>) -> MuseFs {
+        MuseFs {
+            lib,
+            handles: sharded_slab::Slab::new(),
+            passthrough: AtomicBool::new(false),
+            passthrough_warned: AtomicBool::new(false),
+            backing_ids: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn fail(&self, op: &str, ino: u64, e: &LibError) -> Errno {
+        let errno = errno_of(e);
+        if errno == Errno::EIO {
+            tracing::warn!(op, ino, errno = "EIO", "{e}");
+        }
+        errno
+    }
+
+    fn backing_id(&self, ino: u64, file: &OpenFile, reply: &ReplyOpen) -> Option<Arc<BackingId>> {
+        let mut ids = self.backing_ids.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(id) = ids.get(&ino).and_then(Weak::upgrade) {
+            return Some(id);
+        }
+        match reply.open_backing(&file.backing) {
+            Ok(id) => {
+                let id = Arc::new(id);
+                ids.retain(|_, w| w.strong_count() > 0);
+                ids.insert(ino, Arc::downgrade(&id));
+                Some(id)
+            }
+            Err(e) => {
+                if !self.passthrough_warned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "FUSE passthrough registration failed ({e}); serving reads through the daemon"
+                    );
+                }
+                self.passthrough.store(false, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+}
+
+impl Filesystem for MuseFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        if self.lib.options().mode == Mode::StructureOnly {
+            if config.capabilities().contains(InitFlags::FUSE_PASSTHROUGH)
+                && config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
+                && config.set_max_stack_depth(1).is_ok()
+            {
+                self.passthrough.store(true, Ordering::Relaxed);
+                tracing::info!(
+                    "FUSE passthrough available: structure-only reads bypass the daemon"
+                );
+            } else {
+                tracing::info!(
+                    "kernel offers no FUSE passthrough; serving reads through the daemon"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let Some(name) = name.to_str() else {
+            return reply.error(Errno::ENOENT);
+        };
+        match self.lib.lookup(parent.0, name) {
+            Ok(a) => reply.entry(&TTL, &to_file_attr(&a), fuser::Generation(0)),
+            Err(e) => reply.error(self.fail("lookup", parent.0, &e)),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.lib.getattr(ino.0) {
+            Ok(a) => reply.attr(&TTL, &to_file_attr(&a)),
+            Err(e) => reply.error(self.fail("getattr", ino.0, &e)),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if flags.0 & libc::O_ACCMODE != libc::O_RDONLY {
+            return reply.error(Errno::EROFS);
+        }
+        let file = match self.lib.open_file(ino.0) {
+            Ok(f) => f,
+            Err(e) => return reply.error(self.fail("open", ino.0, &e)),
+        };
+        let backing = if self.passthrough.load(Ordering::Relaxed) {
+            self.backing_id(ino.0, &file, &reply)
+        } else {
+            None
+        };
+        let handle = Handle {
+            file,
+            _backing: backing.clone(),
+        };
+        let Some(key) = self.handles.insert(handle) else {
+            return reply.error(Errno::ENFILE);
+        };
+        let fh = FileHandle(key as u64);
+        match backing {
+            Some(id) => reply.opened_passthrough(fh, FopenFlags::FOPEN_KEEP_CACHE, &id),
+            None => reply.opened(fh, FopenFlags::FOPEN_KEEP_CACHE),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let Some(h) = self.handles.get(fh.0 as usize) else {
+            return reply.error(Errno::EBADF);
+        };
+        READ_BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            let n = (size as usize).min(MAX_READ);
+            if buf.len() < n {
+                buf.resize(n, 0);
+            }
+            match self.lib.read(&h.file, offset, &mut buf[..n]) {
+                Ok(got) => reply.data(&buf[..got]),
+                Err(e) => reply.error(self.fail("read", ino.0, &e)),
+            }
+        });
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        // An unknown handle is normal after a takeover; nothing to free then.
+        self.handles.remove(fh.0 as usize);
+        reply.ok();
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let r = self.lib.readdir(ino.0, offset, |next, e| {
+            let kind = match e.kind {
+                Kind::Dir => FileType::Directory,
+                Kind::File => FileType::RegularFile,
+            };
+            reply.add(INodeNo(e.ino), next, kind, &e.name)
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.fail("readdir", ino.0, &e)),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn getxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _size: u32,
+        reply: ReplyXattr,
+    ) {
+        reply.error(Errno::ENODATA);
+    }
+
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
+        if size == 0 {
+            reply.size(0);
+        } else {
+            reply.data(&[]);
+        }
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let (files, dirs) = self.lib.counts();
+        reply.statfs(0, 0, 0, (files + dirs) as u64, 0, 4096, 255, 4096);
+    }
+}
+
+/// Mount settings for [`mount`].
+#[derive(Debug, Clone)]
+pub struct MountOptions {
+    pub mountpoint: PathBuf,
+    pub allow_other: bool,
+    pub threads: usize,
+}
+
+/// A running mount.
+pub struct MountHandle {
+    session: Option<fuser::BackgroundSession>,
+    notifier: Notifier,
+    pub mountpoint: PathBuf,
+}
+
+impl MountHandle {
+    /// Unmount and wait for the session to end.
+    pub fn unmount(mut self) -> std::io::Result<()> {
+        match self.session.take() {
+            Some(s) => s.umount_and_join(),
+            None => Ok(()),
+        }
+    }
+
+    /// True once the session thread has ended (e.g. `umount` from outside).
+    pub fn is_finished(&self) -> bool {
+        self.session.as_ref().is_none_or(|s| s.guard.is_finished())
+    }
+
+    /// Tell the kernel to drop cached data and names of changed tracks.
+    /// `old` is the snapshot before the refresh that reported `changed`.
+    pub fn invalidate(&self, old: &crate::library::Snapshot, changed: &[i64]) {
+        for &id in changed {
+            let ino = file_ino(id);
+            if let Some(node) = old.tree.node(ino) {
+                let parent = old.tree.parent_ino(node);
+                let _ = self
+                    .notifier
+                    .inval_entry(INodeNo(parent), OsStr::new(&*node.name));
+            }
+            let _ = self.notifier.inval_inode(INodeNo(ino), 0, 0);
+        }
+    }
+}
+
+/// Mount `lib` at `opts.mountpoint` and serve it from background threads.
+pub fn mount(lib: Arc<Library>, opts: &MountOptions) -> std::io::Result<MountHandle> {
+    check_mountpoint(&opts.mountpoint)?;
+    let mut config = Config::default();
+    config.mount_options = vec![
+        MountOption::RO,
+        MountOption::NoDev,
+        MountOption::NoSuid,
+        MountOption::NoAtime,
+        MountOption::FSName("musefs".into()),
+        MountOption::Subtype("musefs".into()),
+        MountOption::DefaultPermissions,
+    ];
+    if opts.allow_other {
+        config.acl = SessionACL::All;
+    }
+    config.n_threads = Some(opts.threads.max(1));
+    config.clone_fd = false;
+    let session = fuser::Session::new(MuseFs::new(lib), &opts.mountpoint, &config)?;
+    let notifier = session.notifier();
+    let bg = session.spawn()?;
+    Ok(MountHandle {
+        session: Some(bg),
+        notifier,
+        mountpoint: opts.mountpoint.clone(),
+    })
+}
+
+fn check_mountpoint(p: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(p)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("mountpoint {}: {e}", p.display())))?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("mountpoint {} is not a directory", p.display()),
+        ));
+    }
+    Ok(())
+}
