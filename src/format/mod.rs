@@ -187,6 +187,15 @@ impl ArtSource for NoArt {
     }
 }
 
+/// An in-memory picture table (tests, tools).
+impl ArtSource for std::collections::HashMap<i64, Arc<[u8]>> {
+    fn art_bytes(&self, art_id: i64) -> io::Result<Arc<[u8]>> {
+        self.get(&art_id)
+            .cloned()
+            .ok_or_else(|| io::Error::other(format!("picture {art_id} not in the table")))
+    }
+}
+
 /// Everything synthesis needs, as plain values.
 #[derive(Clone, Copy)]
 pub struct SynthInput<'a> {
