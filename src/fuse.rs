@@ -182,7 +182,8 @@ impl Filesystem for MuseFs {
         };
         let fh = FileHandle(key as u64);
         match backing {
-            Some(id) => reply.opened_passthrough(fh, FopenFlags::FOPEN_KEEP_CACHE, &id),
+            // The kernel fails reads (EIO) when FOPEN_KEEP_CACHE accompanies passthrough.
+            Some(id) => reply.opened_passthrough(fh, FopenFlags::empty(), &id),
             None => reply.opened(fh, FopenFlags::FOPEN_KEEP_CACHE),
         }
     }
