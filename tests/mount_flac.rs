@@ -24,14 +24,26 @@ fn library() -> Lib {
         &music.join("a/one.flac"),
         2.0,
         440,
-        &[("title", "One"), ("artist", "Ann"), ("album_artist", "Ann"), ("album", "First"), ("track", "1")],
+        &[
+            ("title", "One"),
+            ("artist", "Ann"),
+            ("album_artist", "Ann"),
+            ("album", "First"),
+            ("track", "1"),
+        ],
         Some(&cover),
     );
     make_flac(
         &music.join("a/two.flac"),
         1.5,
         550,
-        &[("title", "Two"), ("artist", "Ann"), ("album_artist", "Ann"), ("album", "First"), ("track", "2")],
+        &[
+            ("title", "Two"),
+            ("artist", "Ann"),
+            ("album_artist", "Ann"),
+            ("album", "First"),
+            ("track", "2"),
+        ],
         None,
     );
     make_flac(
@@ -42,12 +54,26 @@ fn library() -> Lib {
         None,
     );
     let db = root.join("store.db");
-    Lib { _tmp: tmp, root, music, db }
+    Lib {
+        _tmp: tmp,
+        root,
+        music,
+        db,
+    }
 }
 
 fn scan(l: &Lib) {
-    let out = musefs(&["scan", "--db", l.db.to_str().unwrap(), l.music.to_str().unwrap()]);
-    assert!(out.status.success(), "scan failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = musefs(&[
+        "scan",
+        "--db",
+        l.db.to_str().unwrap(),
+        l.music.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "scan failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 added"));
 }
 
@@ -95,8 +121,17 @@ fn retagged_flac_through_the_kernel() {
     );
     let served = mnt.join("Ann/First/1 - Uno (edited).flac");
     let tags = metaflac_tags(&served);
-    for want in ["TITLE=Uno (edited)", "GENRE=Jazz", "GENRE=Bop", "ARTIST=Ann", "TRACKNUMBER=1"] {
-        assert!(tags.contains(&want.to_string()), "{want} missing from {tags:?}");
+    for want in [
+        "TITLE=Uno (edited)",
+        "GENRE=Jazz",
+        "GENRE=Bop",
+        "ARTIST=Ann",
+        "TRACKNUMBER=1",
+    ] {
+        assert!(
+            tags.contains(&want.to_string()),
+            "{want} missing from {tags:?}"
+        );
     }
     assert!(!tags.iter().any(|t| t == "TITLE=One"));
     // The picture survives, byte for byte.
@@ -106,7 +141,11 @@ fn retagged_flac_through_the_kernel() {
     .stdout;
     assert_eq!(pic, std::fs::read(l.root.join("cover.png")).unwrap());
     // STREAMINFO is kept (metaflac agrees on sample counts and MD5).
-    for f in ["--show-total-samples", "--show-md5sum", "--show-sample-rate"] {
+    for f in [
+        "--show-total-samples",
+        "--show-md5sum",
+        "--show-sample-rate",
+    ] {
         let a = run(std::process::Command::new("metaflac").arg(f).arg(&served)).stdout;
         let b = run(std::process::Command::new("metaflac").arg(f).arg(&one)).stdout;
         assert_eq!(a, b, "{f}");
@@ -114,14 +153,22 @@ fn retagged_flac_through_the_kernel() {
     // Audio decodes identically, for every file.
     for (orig, served) in [
         (one.clone(), served.clone()),
-        (l.music.join("a/two.flac"), mnt.join("Ann/First/2 - Two.flac")),
-        (l.music.join("b/c/three.flac"), mnt.join("Unknown/Loose/Unknown - Three.flac")),
+        (
+            l.music.join("a/two.flac"),
+            mnt.join("Ann/First/2 - Two.flac"),
+        ),
+        (
+            l.music.join("b/c/three.flac"),
+            mnt.join("Unknown/Loose/Unknown - Three.flac"),
+        ),
     ] {
         assert_eq!(pcm_hash(&orig), pcm_hash(&served), "{}", served.display());
     }
     // flac's own decoder verifies the MD5 of the decoded audio.
     require("flac");
-    run(std::process::Command::new("flac").args(["-t", "-s"]).arg(&served));
+    run(std::process::Command::new("flac")
+        .args(["-t", "-s"])
+        .arg(&served));
 
     assert_eq!(m.stop().code(), Some(0), "{}", m.log_text());
     assert!(!is_mounted(&mnt));
@@ -157,7 +204,11 @@ fn structure_only_serves_original_bytes() {
     let l = library();
     scan(&l);
     let mnt = l.root.join("mnt");
-    let _m = Mount::start(&l.db, &mnt, &["--mode", "structure-only", "--template", "$album/$title"]);
+    let _m = Mount::start(
+        &l.db,
+        &mnt,
+        &["--mode", "structure-only", "--template", "$album/$title"],
+    );
     assert_eq!(
         list_files(&mnt),
         vec!["First/One.flac", "First/Two.flac", "Loose/Three.flac"]
@@ -185,7 +236,9 @@ fn changed_backing_file_gives_eio_not_stale_bytes() {
     f.write_all(b"junk").unwrap();
     drop(f);
     // Drop the kernel's cached pages so the read reaches musefs.
-    run(std::process::Command::new("sh").arg("-c").arg("echo 1 > /proc/sys/vm/drop_caches"));
+    run(std::process::Command::new("sh")
+        .arg("-c")
+        .arg("echo 1 > /proc/sys/vm/drop_caches"));
     let err = std::fs::read(&served).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
 }
@@ -194,7 +247,10 @@ fn fails_with(args: &[&str], needle: &str) {
     let out = musefs(args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{args:?} succeeded");
-    assert!(err.contains(needle), "{args:?}: stderr {err:?} lacks {needle:?}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: stderr {err:?} lacks {needle:?}"
+    );
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
     assert_eq!(err.trim().lines().count(), 1, "not a one-line error: {err}");
 }
@@ -205,7 +261,10 @@ fn bad_input_is_a_clear_error() {
     let d = tmp.path();
     let db = d.join("s.db");
     let dbs = db.to_str().unwrap();
-    fails_with(&["scan", "--db", dbs, "/nonexistent/music"], "/nonexistent/music: no such file");
+    fails_with(
+        &["scan", "--db", dbs, "/nonexistent/music"],
+        "/nonexistent/music: no such file",
+    );
     fails_with(
         &["mount", "--db", dbs, d.join("missing").to_str().unwrap()],
         "does not exist",
@@ -213,7 +272,11 @@ fn bad_input_is_a_clear_error() {
     // A real store, but the mountpoint is missing.
     std::fs::create_dir(d.join("m")).unwrap();
     make_flac(&d.join("m/x.flac"), 0.5, 300, &[("title", "x")], None);
-    assert!(musefs(&["scan", "--db", dbs, d.join("m").to_str().unwrap()]).status.success());
+    assert!(
+        musefs(&["scan", "--db", dbs, d.join("m").to_str().unwrap()])
+            .status
+            .success()
+    );
     fails_with(
         &["mount", "--db", dbs, d.join("nowhere").to_str().unwrap()],
         "mountpoint",
@@ -221,13 +284,42 @@ fn bad_input_is_a_clear_error() {
     // Not a musefs store.
     let other = d.join("other.db");
     sql(&other, "CREATE TABLE x(y);");
-    fails_with(&["mount", "--db", other.to_str().unwrap(), d.to_str().unwrap()], "not a musefs store");
-    fails_with(&["scan", "--db", other.to_str().unwrap(), d.join("m").to_str().unwrap()], "not a musefs store");
+    fails_with(
+        &[
+            "mount",
+            "--db",
+            other.to_str().unwrap(),
+            d.to_str().unwrap(),
+        ],
+        "not a musefs store",
+    );
+    fails_with(
+        &[
+            "scan",
+            "--db",
+            other.to_str().unwrap(),
+            d.join("m").to_str().unwrap(),
+        ],
+        "not a musefs store",
+    );
     // Garbage.
     let junk = d.join("junk.db");
     std::fs::write(&junk, vec![7u8; 8192]).unwrap();
-    fails_with(&["mount", "--db", junk.to_str().unwrap(), d.to_str().unwrap()], "corrupt");
+    fails_with(
+        &["mount", "--db", junk.to_str().unwrap(), d.to_str().unwrap()],
+        "corrupt",
+    );
     // A bad template points at the column.
-    fails_with(&["mount", "--db", dbs, "--template", "${oops", d.to_str().unwrap()], "column 1");
+    fails_with(
+        &[
+            "mount",
+            "--db",
+            dbs,
+            "--template",
+            "${oops",
+            d.to_str().unwrap(),
+        ],
+        "column 1",
+    );
     let _ = Path::new(dbs);
 }

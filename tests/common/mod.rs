@@ -18,11 +18,16 @@ pub fn require(tool: &str) {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(ok, "{tool} is required by this test (run scripts/test, which installs it)");
+    assert!(
+        ok,
+        "{tool} is required by this test (run scripts/test, which installs it)"
+    );
 }
 
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",
@@ -39,23 +44,40 @@ pub fn musefs(args: &[&str]) -> Output {
 /// A cover picture made by ffmpeg (PNG, 64x64).
 pub fn make_png(path: &Path) {
     require("ffmpeg");
-    run(Command::new("ffmpeg").args(["-v", "error", "-y", "-f", "lavfi", "-i"]).arg(
-        "testsrc=size=64x64:rate=1:duration=1",
-    ).args(["-frames:v", "1"]).arg(path));
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc=size=64x64:rate=1:duration=1")
+        .args(["-frames:v", "1"])
+        .arg(path));
 }
 
 /// Encode a FLAC file with ffmpeg: a sine tone, the given tags, optionally a cover.
-pub fn make_flac(path: &Path, seconds: f32, freq: u32, tags: &[(&str, &str)], cover: Option<&Path>) {
+pub fn make_flac(
+    path: &Path,
+    seconds: f32,
+    freq: u32,
+    tags: &[(&str, &str)],
+    cover: Option<&Path>,
+) {
     require("ffmpeg");
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).unwrap();
     }
     let mut c = Command::new("ffmpeg");
     c.args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency={freq}:duration={seconds}:sample_rate=44100"));
+        .arg(format!(
+            "sine=frequency={freq}:duration={seconds}:sample_rate=44100"
+        ));
     if let Some(cover) = cover {
         c.arg("-i").arg(cover).args([
-            "-map", "0", "-map", "1", "-c:v", "copy", "-disposition:v", "attached_pic",
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-c:v",
+            "copy",
+            "-disposition:v",
+            "attached_pic",
         ]);
     }
     c.args(["-c:a", "flac"]);
@@ -77,7 +99,11 @@ pub fn pcm_hash(p: &Path) -> String {
         .args(["-v", "error", "-i"])
         .arg(p)
         .args(["-map", "0:a", "-f", "s16le", "-"]));
-    assert!(!out.stdout.is_empty(), "no PCM decoded from {}", p.display());
+    assert!(
+        !out.stdout.is_empty(),
+        "no PCM decoded from {}",
+        p.display()
+    );
     hex::encode(Sha256::digest(&out.stdout))
 }
 
@@ -114,7 +140,10 @@ pub fn is_mounted(mnt: &Path) -> bool {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 /// Wait for a condition, up to `timeout`.
@@ -159,7 +188,11 @@ impl Mount {
         let up = wait_until(Duration::from_secs(20), || {
             is_mounted(dir) || m.child.try_wait().ok().flatten().is_some()
         });
-        assert!(up && is_mounted(dir), "mount did not come up: {}", m.log_text());
+        assert!(
+            up && is_mounted(dir),
+            "mount did not come up: {}",
+            m.log_text()
+        );
         m
     }
 
