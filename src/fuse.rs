@@ -1,7 +1,7 @@
 //! The thin fuser adapter: callbacks -> `library` calls, errors -> errno,
 //! passthrough registration, kernel cache invalidation. No SQL, no format bytes.
 
-use crate::library::{Attr, Kind, LibError, Library, Mode, OpenFile, tree::file_ino};
+use crate::library::{Attr, Kind, LibError, Library, Mode, OpenFile, Refresh};
 use fuser::{
     BackingId, Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, INodeNo,
     InitFlags, KernelConfig, LockOwner, MountOption, Notifier, OpenFlags, ReplyAttr, ReplyData,
@@ -316,17 +316,14 @@ impl MountHandle {
         self.session.as_ref().is_none_or(|s| s.guard.is_finished())
     }
 
-    /// Tell the kernel to drop cached data and names of changed tracks.
-    /// `old` is the snapshot before the refresh that reported `changed`.
-    pub fn invalidate(&self, old: &crate::library::Snapshot, changed: &[i64]) {
-        for &id in changed {
-            let ino = file_ino(id);
-            if let Some(node) = old.tree.node(ino) {
-                let parent = old.tree.parent_ino(node);
-                let _ = self
-                    .notifier
-                    .inval_entry(INodeNo(parent), OsStr::new(&*node.name));
-            }
+    /// Tell the kernel to drop cached names and data that a refresh changed.
+    pub fn invalidate(&self, r: &Refresh) {
+        for g in &r.gone {
+            let _ = self
+                .notifier
+                .inval_entry(INodeNo(g.parent_ino), OsStr::new(&*g.name));
+        }
+        for &ino in &r.inodes {
             let _ = self.notifier.inval_inode(INodeNo(ino), 0, 0);
         }
     }

@@ -5,21 +5,23 @@
 
 pub mod cache;
 pub mod layout;
+mod state;
 pub mod template;
 pub mod tree;
 
-use crate::format::{self, ArtSource, Container, FormatError, NoArt, SynthInput, Tag, TagValue};
-use crate::store::{LibraryRows, Stamp, Store, StoreError, TrackRow};
+use crate::format::{self, ArtSource, Container, FormatError, Segment, SynthInput};
+use crate::store::{Stamp, Store, StoreError, TrackRow};
 use arc_swap::ArcSwap;
 use cache::WeightedCache;
 use layout::Layout;
+pub use state::{Refresh, State, TrackEntry};
 use std::fs::File;
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use template::Template;
-use tree::{NodeKind, ROOT_INO, Tree, TreeBuilder};
+use tree::NodeKind;
 
 /// How files are served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,96 +126,15 @@ pub struct DirEntry {
     pub name: String,
 }
 
-/// A track as the snapshot holds it.
-#[derive(Debug, Clone)]
-pub struct TrackEntry {
-    pub row: TrackRow,
-    /// Served size.
-    pub size: u64,
-}
-
-/// An immutable view: tree + tracks. Replaced wholesale on refresh.
-#[derive(Debug)]
-pub struct Snapshot {
-    pub tree: Tree,
-    pub tracks: Vec<TrackEntry>,
-    /// Tracks that could not be served, with the reason.
-    pub problems: Vec<(i64, String)>,
-}
-
-impl Snapshot {
-    pub fn empty() -> Snapshot {
-        Snapshot {
-            tree: Tree::empty(),
-            tracks: Vec::new(),
-            problems: Vec::new(),
-        }
-    }
-}
-
 /// An open file: the layout it serves (fixed for the handle's lifetime) and
-/// the backing file.
+/// the backing file with the stamp it must keep.
 #[derive(Debug)]
 pub struct OpenFile {
     pub track_id: i64,
     pub layout: Arc<Layout>,
     pub backing: File,
     pub path: String,
-}
-
-fn first_text<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
-    tags.iter().find_map(|t| match &t.value {
-        TagValue::Text(s) if t.key == key => Some(s.as_str()),
-        _ => None,
-    })
-}
-
-/// Build a snapshot from store rows (pure; no I/O).
-pub fn build_snapshot(rows: LibraryRows, opts: &Options) -> Snapshot {
-    let mut problems = rows.rejected;
-    let mut tracks = Vec::with_capacity(rows.tracks.len());
-    let mut builder = TreeBuilder::new();
-    for (i, row) in rows.tracks.into_iter().enumerate() {
-        let tags = &rows.tags[i];
-        let size = match opts.mode {
-            Mode::StructureOnly => row.stamp.size,
-            Mode::Synthesis => {
-                let input = SynthInput {
-                    container: row.container,
-                    audio_offset: row.audio_offset,
-                    audio_len: row.audio_len,
-                    structural: &rows.structural[i],
-                    tags,
-                    pictures: &rows.pictures[i],
-                    art: &NoArt,
-                };
-                match format::served_len(&input) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        problems.push((row.id, e.to_string()));
-                        continue;
-                    }
-                }
-            }
-        };
-        let comps = opts
-            .template
-            .render(|k| first_text(tags, k), &opts.default_fallback);
-        let (stem, dirs) = comps.split_last().expect("render yields a component");
-        builder.insert(
-            dirs,
-            stem,
-            row.container.extension(),
-            row.id,
-            tracks.len() as u32,
-        );
-        tracks.push(TrackEntry { row, size });
-    }
-    Snapshot {
-        tree: builder.finish(),
-        tracks,
-        problems,
-    }
+    pub stamp: Stamp,
 }
 
 fn ns_to_time(ns: i64) -> SystemTime {
@@ -226,12 +147,11 @@ fn ns_to_time(ns: i64) -> SystemTime {
 
 /// The library view served by a mount.
 pub struct Library {
-    opts: Options,
-    snap: ArcSwap<Snapshot>,
+    opts: ArcSwap<Options>,
+    state: RwLock<State>,
     conn: Mutex<Option<Store>>,
     layouts: WeightedCache<(i64, i64), Layout>,
     art: WeightedCache<i64, [u8]>,
-    last_data_version: Mutex<Option<i64>>,
 }
 
 impl std::fmt::Debug for Library {
@@ -241,123 +161,147 @@ impl std::fmt::Debug for Library {
 }
 
 impl Library {
-    /// Open the store read-only and build the first snapshot.
+    /// Open the store read-only and build the first view.
     pub fn open(opts: Options) -> Result<Library> {
         let store = Store::open_ro(&opts.db)?;
         let lib = Library {
             layouts: WeightedCache::new(opts.layout_cache_bytes),
             art: WeightedCache::new(opts.art_cache_bytes),
-            opts,
-            snap: ArcSwap::from_pointee(Snapshot::empty()),
+            opts: ArcSwap::from_pointee(opts),
+            state: RwLock::new(State::default()),
             conn: Mutex::new(Some(store)),
-            last_data_version: Mutex::new(None),
         };
         lib.refresh()?;
         Ok(lib)
     }
 
-    pub fn options(&self) -> &Options {
-        &self.opts
+    pub fn options(&self) -> Arc<Options> {
+        self.opts.load_full()
     }
 
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snap.load_full()
+    /// Replace the options (e.g. a new template) and rebuild the whole view.
+    pub fn reload(&self, opts: Options) -> Result<Refresh> {
+        self.opts.store(Arc::new(opts));
+        self.state_mut().force_full();
+        self.refresh()
+    }
+
+    fn state(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn state_mut(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Read access to the current view (tree and tracks).
+    pub fn view(&self) -> RwLockReadGuard<'_, State> {
+        self.state()
     }
 
     fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            *guard = Some(Store::open_ro(&self.opts.db)?);
+            *guard = Some(Store::open_ro(&self.opts.load().db)?);
         }
-        f(guard.as_ref().expect("just opened"))
+        let r = f(guard.as_ref().expect("just opened"));
+        if matches!(r, Err(LibError::Store(StoreError::Corrupt(_)))) {
+            *guard = None; // reopen next time (the file may have been replaced)
+        }
+        r
     }
 
-    /// Rebuild the snapshot if the store changed since the last build.
-    /// Returns the track ids whose served content or path changed (empty if
-    /// nothing changed).
-    pub fn refresh(&self) -> Result<Vec<i64>> {
-        let (dv, rows) = self.with_store(|s| {
-            let dv = s.data_version()?;
-            if *self
-                .last_data_version
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                == Some(dv)
-            {
-                return Ok((dv, None));
+    /// Bring the view up to date with the store: O(changed) through the
+    /// change log, or a full rebuild on first use, after `reload`, or when
+    /// most of the library changed. Returns what the kernel must forget.
+    pub fn refresh(&self) -> Result<Refresh> {
+        let opts = self.options();
+        self.with_store(|store| {
+            let dv = store.data_version()?;
+            let (full, watermark) = {
+                let st = self.state();
+                if !st.needs_full() && st.data_version() == Some(dv) {
+                    return Ok(Refresh::default());
+                }
+                (st.needs_full(), st.watermark())
+            };
+            if full {
+                let rows = store.load_library(opts.mode == Mode::Synthesis)?;
+                let mut st = self.state_mut();
+                Ok(st.rebuild(rows, &opts, dv))
+            } else {
+                let (ids, w) = store.changes_since(watermark)?;
+                let total = self.state().track_count();
+                if ids.len() > 2000 && ids.len() > total / 4 {
+                    let rows = store.load_library(opts.mode == Mode::Synthesis)?;
+                    return Ok(self.state_mut().rebuild(rows, &opts, dv));
+                }
+                let mut details = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    details.push((*id, store.track_detail(*id)?));
+                }
+                Ok(self.state_mut().apply(details, &opts, w, dv))
             }
-            Ok((dv, Some(s.load_library(self.opts.mode == Mode::Synthesis)?)))
-        })?;
-        let Some(rows) = rows else {
-            return Ok(Vec::new());
-        };
-        let new = build_snapshot(rows, &self.opts);
-        for (id, why) in &new.problems {
-            tracing::warn!(track_id = id, "track not served: {why}");
-        }
-        let old = self.snap.load_full();
-        let changed = diff(&old, &new);
-        self.snap.store(Arc::new(new));
-        *self
-            .last_data_version
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(dv);
-        Ok(changed)
+        })
     }
 
-    fn attr_of(&self, snap: &Snapshot, node: &tree::Node) -> Attr {
+    fn attr_of(&self, st: &State, opts: &Options, node: &tree::Node) -> Result<Attr> {
         match node.kind {
-            NodeKind::Dir(_) => Attr {
+            NodeKind::Dir(_) => Ok(Attr {
                 ino: node.ino,
                 kind: Kind::Dir,
                 size: 0,
-                perm: self.opts.dir_mode,
-                nlink: 2 + snap.tree.subdir_count(node) as u32,
-                uid: self.opts.uid,
-                gid: self.opts.gid,
+                perm: opts.dir_mode,
+                nlink: 2 + st.tree.subdir_count(node) as u32,
+                uid: opts.uid,
+                gid: opts.gid,
                 mtime: UNIX_EPOCH,
-            },
-            NodeKind::File(t) => {
-                let t = &snap.tracks[t as usize];
-                Attr {
+            }),
+            NodeKind::File(id) => {
+                let t = st.track(id).ok_or(LibError::NotFound)?;
+                Ok(Attr {
                     ino: node.ino,
                     kind: Kind::File,
                     size: t.size,
-                    perm: self.opts.file_mode,
+                    perm: opts.file_mode,
                     nlink: 1,
-                    uid: self.opts.uid,
-                    gid: self.opts.gid,
+                    uid: opts.uid,
+                    gid: opts.gid,
                     mtime: ns_to_time(t.row.stamp.mtime_ns.max(t.row.tags_edited_ns)),
-                }
+                })
             }
+            NodeKind::Free => Err(LibError::NotFound),
         }
     }
 
     pub fn lookup(&self, parent: u64, name: &str) -> Result<Attr> {
-        let snap = self.snapshot();
-        let dir = snap.tree.node(parent).ok_or(LibError::NotFound)?;
+        let opts = self.opts.load();
+        let st = self.state();
+        let dir = st.tree.node(parent).ok_or(LibError::NotFound)?;
         if !matches!(dir.kind, NodeKind::Dir(_)) {
             return Err(LibError::NotADirectory);
         }
-        let child = snap.tree.child(dir, name).ok_or(LibError::NotFound)?;
-        Ok(self.attr_of(&snap, child))
+        let child = st.tree.child(dir, name).ok_or(LibError::NotFound)?;
+        self.attr_of(&st, &opts, child)
     }
 
     pub fn getattr(&self, ino: u64) -> Result<Attr> {
-        let snap = self.snapshot();
-        let node = snap.tree.node(ino).ok_or(LibError::NotFound)?;
-        Ok(self.attr_of(&snap, node))
+        let opts = self.opts.load();
+        let st = self.state();
+        let node = st.tree.node(ino).ok_or(LibError::NotFound)?;
+        self.attr_of(&st, &opts, node)
     }
 
     /// Directory entries from position `offset` (0 = start; `.` and `..` first).
+    /// `emit` returns true when the reply buffer is full.
     pub fn readdir(
         &self,
         ino: u64,
         offset: u64,
         mut emit: impl FnMut(u64, DirEntry) -> bool,
     ) -> Result<()> {
-        let snap = self.snapshot();
-        let dir = snap.tree.node(ino).ok_or(LibError::NotFound)?;
+        let st = self.state();
+        let dir = st.tree.node(ino).ok_or(LibError::NotFound)?;
         if !matches!(dir.kind, NodeKind::Dir(_)) {
             return Err(LibError::NotADirectory);
         }
@@ -368,16 +312,16 @@ impl Library {
                 name: ".".into(),
             },
             DirEntry {
-                ino: snap.tree.parent_ino(dir),
+                ino: st.tree.parent_ino(dir),
                 kind: Kind::Dir,
                 name: "..".into(),
             },
         ];
-        let children = snap.tree.children(dir).map(|c| DirEntry {
+        let children = st.tree.children(dir).map(|c| DirEntry {
             ino: c.ino,
             kind: match c.kind {
                 NodeKind::Dir(_) => Kind::Dir,
-                NodeKind::File(_) => Kind::File,
+                _ => Kind::File,
             },
             name: c.name.to_string(),
         });
@@ -396,30 +340,33 @@ impl Library {
 
     /// Open a file: check the backing file is the one scanned, fix the layout.
     pub fn open_file(&self, ino: u64) -> Result<OpenFile> {
-        let snap = self.snapshot();
-        let node = snap.tree.node(ino).ok_or(LibError::NotFound)?;
-        let NodeKind::File(t) = node.kind else {
-            return Err(LibError::IsADirectory);
+        let row = {
+            let st = self.state();
+            let node = st.tree.node(ino).ok_or(LibError::NotFound)?;
+            match node.kind {
+                NodeKind::File(id) => st.track(id).ok_or(LibError::NotFound)?.row.clone(),
+                NodeKind::Dir(_) => return Err(LibError::IsADirectory),
+                NodeKind::Free => return Err(LibError::NotFound),
+            }
         };
-        let entry = &snap.tracks[t as usize];
-        let row = &entry.row;
         let backing = open_backing(&row.path).map_err(|source| LibError::Backing {
             path: row.path.clone(),
             source,
         })?;
-        check_stamp(&backing, row)?;
-        let layout = match self.opts.mode {
-            Mode::StructureOnly => Arc::new(Layout::new(vec![format::Segment::Backing {
+        check_stamp(&backing, &row.path, &row.stamp)?;
+        let layout = match self.opts.load().mode {
+            Mode::StructureOnly => Arc::new(Layout::new(vec![Segment::Backing {
                 offset: 0,
                 len: row.stamp.size,
             }])),
-            Mode::Synthesis => self.layout_for(row)?,
+            Mode::Synthesis => self.layout_for(&row)?,
         };
         Ok(OpenFile {
             track_id: row.id,
             layout,
             backing,
-            path: row.path.clone(),
+            path: row.path,
+            stamp: row.stamp,
         })
     }
 
@@ -433,7 +380,7 @@ impl Library {
             return Err(LibError::NotFound);
         };
         if d.track.content_version != row.content_version || d.track.stamp != row.stamp {
-            // The store moved on since this snapshot; the next refresh catches up.
+            // The store moved on since the view was built; the next refresh catches up.
             return Err(LibError::Stale {
                 path: row.path.clone(),
                 why: "store changed while opening".into(),
@@ -457,8 +404,11 @@ impl Library {
         Ok(self.layouts.insert(key, Arc::new(layout), weight))
     }
 
-    /// Read from an open file.
+    /// Read from an open file. The backing file is re-checked first, so a
+    /// handle held across a change of the backing file fails with EIO
+    /// instead of serving bytes from another version.
     pub fn read(&self, fh: &OpenFile, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        check_stamp(&fh.backing, &fh.path, &fh.stamp)?;
         fh.layout
             .read_at(offset, buf, &fh.backing, self)
             .map_err(|source| {
@@ -476,18 +426,18 @@ impl Library {
             })
     }
 
-    /// Statistics for `statfs`: (files, dirs).
+    /// (files, directories) in the view.
     pub fn counts(&self) -> (usize, usize) {
-        let s = self.snapshot();
-        (s.tree.file_count(), s.tree.dir_count())
+        let st = self.state();
+        (st.tree.file_count(), st.tree.dir_count())
     }
 
-    /// The container of a track (for diagnostics).
+    /// The container of a file node (for diagnostics).
     pub fn container_of(&self, ino: u64) -> Option<Container> {
-        let snap = self.snapshot();
-        match snap.tree.node(ino)?.kind {
-            NodeKind::File(t) => Some(snap.tracks[t as usize].row.container),
-            NodeKind::Dir(_) => None,
+        let st = self.state();
+        match st.tree.node(ino)?.kind {
+            NodeKind::File(id) => st.track(id).map(|t| t.row.container),
+            _ => None,
         }
     }
 }
@@ -504,30 +454,6 @@ impl ArtSource for Library {
         let len = data.len();
         Ok(self.art.insert(art_id, Arc::from(data), len))
     }
-}
-
-/// Track ids whose path or served content differ between two snapshots.
-fn diff(old: &Snapshot, new: &Snapshot) -> Vec<i64> {
-    use std::collections::HashMap;
-    let old_by_id: HashMap<i64, (&TrackEntry, String)> = old
-        .tree
-        .files()
-        .into_iter()
-        .map(|(p, t)| (old.tracks[t as usize].row.id, (&old.tracks[t as usize], p)))
-        .collect();
-    let mut changed = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (p, t) in new.tree.files() {
-        let e = &new.tracks[t as usize];
-        seen.insert(e.row.id);
-        match old_by_id.get(&e.row.id) {
-            Some((o, op)) if o.row == e.row && o.size == e.size && *op == p => {}
-            _ => changed.push(e.row.id),
-        }
-    }
-    changed.extend(old_by_id.keys().filter(|id| !seen.contains(id)));
-    changed.sort_unstable();
-    changed
 }
 
 /// Open a backing file read-only without updating its atime where allowed.
@@ -547,29 +473,27 @@ pub fn open_backing(path: &str) -> io::Result<File> {
 }
 
 /// A layout is valid only while the backing file is the one scanned.
-pub fn check_stamp(file: &File, row: &TrackRow) -> Result<()> {
+pub fn check_stamp(file: &File, path: &str, want: &Stamp) -> Result<()> {
     let meta = file.metadata().map_err(|source| LibError::Backing {
-        path: row.path.clone(),
+        path: path.to_owned(),
         source,
     })?;
     let now = Stamp::of(&meta);
-    if now == row.stamp {
+    if now == *want {
         return Ok(());
     }
-    let why = if now.inode != row.stamp.inode {
+    let why = if now.inode != want.inode {
         "replaced by another file"
-    } else if now.size != row.stamp.size {
+    } else if now.size != want.size {
         "size changed"
     } else {
         "modified"
     };
     Err(LibError::Stale {
-        path: row.path.clone(),
+        path: path.to_owned(),
         why: why.into(),
     })
 }
 
-#[doc(hidden)]
-pub fn root_ino() -> u64 {
-    ROOT_INO
-}
+#[cfg(test)]
+mod tests;

@@ -1,14 +1,23 @@
-//! The virtual directory tree.
+//! The virtual directory tree, updated in place in O(changed).
 //!
 //! Inode numbers are derived, never allocated: a file's inode is its track id
 //! plus one (track ids are AUTOINCREMENT, never reused), a directory's is a
 //! hash of its full path with the top bit set. Both are therefore stable
-//! across rebuilds and across restarts of the daemon for unchanged paths.
+//! across rebuilds, incremental updates and restarts for unchanged paths.
+//!
+//! Names: every track wants a *base name* (`stem.ext`) in a directory. The
+//! tracks wanting the same base name in the same directory form a group;
+//! ordered by track id, the first gets the base name and the others
+//! ` (2)`, ` (3)`, ... skipping any name that is another group's base name
+//! or a directory's name. The result depends only on the set of tracks, so
+//! incremental updates and full rebuilds give identical trees.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub const ROOT_INO: u64 = 1;
 const DIR_BIT: u64 = 1 << 63;
+const ROOT: u32 = 0;
 
 /// Longest name a component may have, in bytes.
 pub const NAME_MAX: usize = 255;
@@ -17,24 +26,44 @@ pub const NAME_MAX: usize = 255;
 pub enum NodeKind {
     /// Children as node indices, sorted by name.
     Dir(Vec<u32>),
-    /// Index into the snapshot's track table.
-    File(u32),
+    /// The track id.
+    File(i64),
+    /// A removed node waiting for reuse.
+    Free,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     pub ino: u64,
     pub parent: u32,
-    pub name: Box<str>,
+    pub name: Arc<str>,
     pub kind: NodeKind,
 }
 
-/// An immutable tree.
+/// A kernel-visible name that went away or changed (for cache invalidation).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GoneName {
+    pub parent_ino: u64,
+    pub name: Arc<str>,
+}
+
+#[derive(Debug, Clone)]
+struct Placement {
+    dir: u32,
+    base: Arc<str>,
+}
+
+/// The tree.
 #[derive(Debug, Clone)]
 pub struct Tree {
     nodes: Vec<Node>,
+    free: Vec<u32>,
     by_ino: HashMap<u64, u32>,
+    groups: HashMap<(u32, Arc<str>), Vec<i64>>,
+    placement: HashMap<i64, Placement>,
     dirs: usize,
+    /// Names removed or renamed since the last `take_gone`.
+    gone: Vec<GoneName>,
 }
 
 /// Inode of a file node for a track.
@@ -80,152 +109,59 @@ pub fn file_name(stem: &str, suffix: &str, ext: &str) -> String {
     stem + &tail
 }
 
-/// Accumulates paths, then freezes into a [`Tree`].
-#[derive(Debug)]
-pub struct TreeBuilder {
-    nodes: Vec<Node>,
-    by_ino: HashMap<u64, u32>,
-    /// (dir node, name) -> child node, for building.
-    index: HashMap<(u32, Box<str>), u32>,
+/// Split `stem (n).ext` into (`stem.ext`, n) when it has that shape.
+fn parse_suffixed(name: &str) -> Option<String> {
+    let dot = name.rfind('.')?;
+    let (head, ext) = name.split_at(dot);
+    let head = head.strip_suffix(')')?;
+    let open = head.rfind(" (")?;
+    let digits = &head[open + 2..];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(format!("{}{ext}", &head[..open]))
 }
 
-impl Default for TreeBuilder {
+/// The sanitised directory components of a rendered path (empty, `.`, `..` dropped).
+pub fn clean_dirs(dirs: &[String]) -> Vec<String> {
+    dirs.iter()
+        .map(|d| sanitize(d, NAME_MAX))
+        .filter(|s| !s.is_empty() && s != "." && s != "..")
+        .collect()
+}
+
+impl Default for Tree {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl TreeBuilder {
-    pub fn new() -> TreeBuilder {
+impl Tree {
+    pub fn new() -> Tree {
         let root = Node {
             ino: ROOT_INO,
-            parent: 0,
+            parent: ROOT,
             name: "".into(),
             kind: NodeKind::Dir(Vec::new()),
         };
         let mut by_ino = HashMap::new();
-        by_ino.insert(ROOT_INO, 0);
-        TreeBuilder {
-            nodes: vec![root],
-            by_ino,
-            index: HashMap::new(),
-        }
-    }
-
-    fn dir_path(&self, mut idx: u32) -> Vec<&str> {
-        let mut v = Vec::new();
-        while idx != 0 {
-            v.push(&*self.nodes[idx as usize].name);
-            idx = self.nodes[idx as usize].parent;
-        }
-        v.reverse();
-        v
-    }
-
-    fn child_dir(&mut self, parent: u32, name: &str) -> u32 {
-        // An existing directory of this name is reused; if a file holds the
-        // name, the directory takes a marked name.
-        let mut n = 1;
-        let mut candidate = name.to_owned();
-        loop {
-            match self.index.get(&(parent, Box::from(candidate.as_str()))) {
-                None => break,
-                Some(&c) if matches!(self.nodes[c as usize].kind, NodeKind::Dir(_)) => return c,
-                Some(_) => {
-                    n += 1;
-                    candidate = format!("{} ({n})", sanitize(name, NAME_MAX - 8));
-                }
-            }
-        }
-        let mut path = self.dir_path(parent);
-        path.push(&candidate);
-        let mut salt = 0;
-        let ino = loop {
-            let ino = fnv1a(&path, salt) | DIR_BIT;
-            if ino != ROOT_INO && !self.by_ino.contains_key(&ino) {
-                break ino;
-            }
-            salt += 1;
-        };
-        self.push(parent, candidate.into(), ino, NodeKind::Dir(Vec::new()))
-    }
-
-    fn push(&mut self, parent: u32, name: Box<str>, ino: u64, kind: NodeKind) -> u32 {
-        let idx = self.nodes.len() as u32;
-        self.nodes.push(Node {
-            ino,
-            parent,
-            name: name.clone(),
-            kind,
-        });
-        self.by_ino.insert(ino, idx);
-        self.index.insert((parent, name), idx);
-        if let NodeKind::Dir(children) = &mut self.nodes[parent as usize].kind {
-            children.push(idx);
-        }
-        idx
-    }
-
-    /// Insert a track. `dirs` are raw directory components (sanitised here;
-    /// empty, `.` and `..` are dropped), `stem` the raw file stem.
-    /// Call in ascending track-id order for deterministic clash names.
-    /// Returns the file's name as inserted.
-    pub fn insert(
-        &mut self,
-        dirs: &[String],
-        stem: &str,
-        ext: &str,
-        track_id: i64,
-        track_index: u32,
-    ) -> String {
-        let mut cur = 0u32;
-        for d in dirs {
-            let s = sanitize(d, NAME_MAX);
-            if s.is_empty() || s == "." || s == ".." {
-                continue;
-            }
-            cur = self.child_dir(cur, &s);
-        }
-        let mut n = 1;
-        let name = loop {
-            let suffix = if n == 1 {
-                String::new()
-            } else {
-                format!(" ({n})")
-            };
-            let name = file_name(stem, &suffix, ext);
-            if !self.index.contains_key(&(cur, Box::from(name.as_str()))) {
-                break name;
-            }
-            n += 1;
-        };
-        let ino = file_ino(track_id);
-        self.push(cur, name.clone().into(), ino, NodeKind::File(track_index));
-        name
-    }
-
-    pub fn finish(mut self) -> Tree {
-        let mut dirs = 0;
-        let names: Vec<Box<str>> = self.nodes.iter().map(|n| n.name.clone()).collect();
-        for n in &mut self.nodes {
-            if let NodeKind::Dir(children) = &mut n.kind {
-                dirs += 1;
-                children.sort_by(|a, b| names[*a as usize].cmp(&names[*b as usize]));
-                children.shrink_to_fit();
-            }
-        }
+        by_ino.insert(ROOT_INO, ROOT);
         Tree {
-            nodes: self.nodes,
-            by_ino: self.by_ino,
-            dirs,
+            nodes: vec![root],
+            free: Vec::new(),
+            by_ino,
+            groups: HashMap::new(),
+            placement: HashMap::new(),
+            dirs: 1,
+            gone: Vec::new(),
         }
     }
-}
 
-impl Tree {
     pub fn empty() -> Tree {
-        TreeBuilder::new().finish()
+        Tree::new()
     }
+
+    // ---- reading ----
 
     pub fn node(&self, ino: u64) -> Option<&Node> {
         self.by_ino.get(&ino).map(|&i| &self.nodes[i as usize])
@@ -235,22 +171,30 @@ impl Tree {
         self.nodes[node.parent as usize].ino
     }
 
+    fn children_of(&self, idx: u32) -> &[u32] {
+        match &self.nodes[idx as usize].kind {
+            NodeKind::Dir(c) => c,
+            _ => &[],
+        }
+    }
+
+    fn find_child(&self, dir: u32, name: &str) -> Result<usize, usize> {
+        self.children_of(dir)
+            .binary_search_by(|&c| (*self.nodes[c as usize].name).cmp(name))
+    }
+
     /// Find a child by name in a directory node.
     pub fn child(&self, dir: &Node, name: &str) -> Option<&Node> {
-        let NodeKind::Dir(children) = &dir.kind else {
-            return None;
-        };
-        children
-            .binary_search_by(|&c| (*self.nodes[c as usize].name).cmp(name))
-            .ok()
-            .map(|i| &self.nodes[children[i] as usize])
+        let idx = *self.by_ino.get(&dir.ino)?;
+        let i = self.find_child(idx, name).ok()?;
+        Some(&self.nodes[self.children_of(idx)[i] as usize])
     }
 
     /// Children of a directory node, sorted by name.
     pub fn children<'a>(&'a self, dir: &'a Node) -> impl Iterator<Item = &'a Node> + 'a {
         let slice: &[u32] = match &dir.kind {
             NodeKind::Dir(c) => c,
-            NodeKind::File(_) => &[],
+            _ => &[],
         };
         slice.iter().map(|&c| &self.nodes[c as usize])
     }
@@ -262,12 +206,13 @@ impl Tree {
             .count()
     }
 
+    /// Directories, the root included.
     pub fn dir_count(&self) -> usize {
         self.dirs
     }
 
     pub fn file_count(&self) -> usize {
-        self.nodes.len() - self.dirs
+        self.placement.len()
     }
 
     /// Full path of a node relative to the root.
@@ -282,88 +227,304 @@ impl Tree {
         parts.join("/")
     }
 
-    /// Every file's path and track index, depth-first in name order.
-    pub fn files(&self) -> Vec<(String, u32)> {
-        let mut out = Vec::new();
-        let mut stack = vec![(0u32, String::new())];
-        while let Some((idx, prefix)) = stack.pop() {
-            for c in self
-                .children(&self.nodes[idx as usize])
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-            {
-                let p = if prefix.is_empty() {
-                    c.name.to_string()
+    /// Every file's path and track id, sorted by path.
+    pub fn files(&self) -> Vec<(String, i64)> {
+        let mut out: Vec<(String, i64)> = self
+            .nodes
+            .iter()
+            .filter_map(|n| match n.kind {
+                NodeKind::File(id) => Some((self.path_of(n), id)),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Names that disappeared or changed since the last call.
+    pub fn take_gone(&mut self) -> Vec<GoneName> {
+        std::mem::take(&mut self.gone)
+    }
+
+    // ---- writing ----
+
+    fn alloc(&mut self, node: Node) -> u32 {
+        let ino = node.ino;
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        self.by_ino.insert(ino, idx);
+        idx
+    }
+
+    fn link(&mut self, dir: u32, child: u32) {
+        let name = self.nodes[child as usize].name.clone();
+        let pos = self.find_child(dir, &name).unwrap_or_else(|p| p);
+        if let NodeKind::Dir(c) = &mut self.nodes[dir as usize].kind {
+            c.insert(pos, child);
+        }
+    }
+
+    fn unlink(&mut self, dir: u32, child: u32) {
+        let name = self.nodes[child as usize].name.clone();
+        if let Ok(pos) = self.find_child(dir, &name)
+            && let NodeKind::Dir(c) = &mut self.nodes[dir as usize].kind
+        {
+            c.remove(pos);
+        }
+        self.gone.push(GoneName {
+            parent_ino: self.nodes[dir as usize].ino,
+            name,
+        });
+    }
+
+    fn dir_path(&self, mut idx: u32) -> Vec<&str> {
+        let mut v = Vec::new();
+        while idx != ROOT {
+            v.push(&*self.nodes[idx as usize].name);
+            idx = self.nodes[idx as usize].parent;
+        }
+        v.reverse();
+        v
+    }
+
+    /// Is `name` reserved in `dir` (a group's base name or a directory)?
+    fn reserved(&self, dir: u32, name: &str, except_group: &str) -> bool {
+        if name != except_group && self.groups.contains_key(&(dir, Arc::from(name))) {
+            return true;
+        }
+        matches!(self.find_child(dir, name), Ok(i)
+            if matches!(self.nodes[self.children_of(dir)[i] as usize].kind, NodeKind::Dir(_)))
+    }
+
+    fn ensure_dir(&mut self, parent: u32, name: &str) -> u32 {
+        if let Ok(i) = self.find_child(parent, name) {
+            let c = self.children_of(parent)[i];
+            if matches!(self.nodes[c as usize].kind, NodeKind::Dir(_)) {
+                return c;
+            }
+        }
+        let mut path = self.dir_path(parent);
+        path.push(name);
+        let mut salt = 0;
+        let ino = loop {
+            let ino = fnv1a(&path, salt) | DIR_BIT;
+            if !self.by_ino.contains_key(&ino) {
+                break ino;
+            }
+            salt += 1;
+        };
+        let name: Arc<str> = name.into();
+        // A file holding this name must move aside: directories win.
+        let holder = self
+            .find_child(parent, &name)
+            .ok()
+            .map(|i| self.children_of(parent)[i]);
+        let idx = self.alloc(Node {
+            ino,
+            parent,
+            name: name.clone(),
+            kind: NodeKind::Dir(Vec::new()),
+        });
+        self.dirs += 1;
+        if let Some(h) = holder {
+            self.unlink(parent, h);
+            self.link(parent, idx);
+            if let NodeKind::File(id) = self.nodes[h as usize].kind {
+                self.free_node(h);
+                let base = self.placement[&id].base.clone();
+                self.reassign(parent, &base);
+            }
+        } else {
+            self.link(parent, idx);
+        }
+        self.touch_related(parent, &name);
+        idx
+    }
+
+    fn free_node(&mut self, idx: u32) {
+        let ino = self.nodes[idx as usize].ino;
+        if self.by_ino.get(&ino) == Some(&idx) {
+            self.by_ino.remove(&ino);
+        }
+        self.nodes[idx as usize].kind = NodeKind::Free;
+        self.free.push(idx);
+    }
+
+    /// A name appeared or vanished in `dir`: the group of that base name and
+    /// a group whose suffixed names it could shadow may need new names.
+    fn touch_related(&mut self, dir: u32, name: &str) {
+        let mut keys = vec![Arc::<str>::from(name)];
+        if let Some(base) = parse_suffixed(name) {
+            keys.push(base.into());
+        }
+        for k in keys {
+            if self.groups.contains_key(&(dir, k.clone())) {
+                self.reassign(dir, &k);
+            }
+        }
+    }
+
+    /// Give every member of the group `(dir, base)` its deterministic name.
+    fn reassign(&mut self, dir: u32, base: &Arc<str>) {
+        let members = self
+            .groups
+            .get(&(dir, base.clone()))
+            .cloned()
+            .unwrap_or_default();
+        let (stem, ext) = match base.rfind('.') {
+            Some(d) => (&base[..d], &base[d + 1..]),
+            None => (&base[..], ""),
+        };
+        // Phase 1: choose names.
+        let mut targets: Vec<(i64, Arc<str>)> = Vec::with_capacity(members.len());
+        let mut n = 1u64;
+        for &id in &members {
+            let name: Arc<str> = loop {
+                let candidate: Arc<str> = if n == 1 {
+                    base.clone()
                 } else {
-                    format!("{prefix}/{}", c.name)
+                    file_name(stem, &format!(" ({n})"), ext).into()
                 };
-                match c.kind {
-                    NodeKind::File(t) => out.push((p, t)),
-                    NodeKind::Dir(_) => stack.push((self.by_ino[&c.ino], p)),
+                n += 1;
+                let held_by_other_group = matches!(self.find_child(dir, &candidate), Ok(i)
+                    if matches!(self.nodes[self.children_of(dir)[i] as usize].kind,
+                        NodeKind::File(other) if self.placement.get(&other)
+                            .is_none_or(|p| p.dir != dir || p.base != *base)));
+                if !self.reserved(dir, &candidate, base) && !held_by_other_group {
+                    break candidate;
+                }
+            };
+            targets.push((id, name));
+        }
+        // Phase 2: take renamed members out while names are still unique.
+        let mut moving = Vec::new();
+        for (id, name) in &targets {
+            if let Some(&idx) = self.by_ino.get(&file_ino(*id))
+                && self.nodes[idx as usize].parent == dir
+                && self.nodes[idx as usize].name != *name
+            {
+                self.unlink(dir, idx);
+                moving.push(idx);
+            }
+        }
+        // Phase 3: link under the new names.
+        for (id, name) in targets {
+            let ino = file_ino(id);
+            match self.by_ino.get(&ino).copied() {
+                Some(idx) if self.nodes[idx as usize].parent == dir => {
+                    if moving.contains(&idx) {
+                        self.nodes[idx as usize].name = name;
+                        self.link(dir, idx);
+                    }
+                }
+                _ => {
+                    let idx = self.alloc(Node {
+                        ino,
+                        parent: dir,
+                        name,
+                        kind: NodeKind::File(id),
+                    });
+                    self.link(dir, idx);
                 }
             }
         }
-        out.sort();
-        out
+    }
+
+    /// Add (or move) a track. `dirs` are raw directory components, `stem` the
+    /// raw file stem.
+    pub fn upsert(&mut self, track_id: i64, dirs: &[String], stem: &str, ext: &str) {
+        let mut cur = ROOT;
+        for d in clean_dirs(dirs) {
+            cur = self.ensure_dir(cur, &d);
+        }
+        let base: Arc<str> = file_name(stem, "", ext).into();
+        if let Some(p) = self.placement.get(&track_id)
+            && p.dir == cur
+            && p.base == base
+        {
+            return;
+        }
+        self.remove(track_id);
+        // `remove` may have pruned directories on our path: re-walk.
+        let mut cur = ROOT;
+        for d in clean_dirs(dirs) {
+            cur = self.ensure_dir(cur, &d);
+        }
+        let key = (cur, base.clone());
+        let new_group = !self.groups.contains_key(&key);
+        let g = self.groups.entry(key).or_default();
+        let pos = g.binary_search(&track_id).unwrap_or_else(|p| p);
+        g.insert(pos, track_id);
+        self.placement.insert(
+            track_id,
+            Placement {
+                dir: cur,
+                base: base.clone(),
+            },
+        );
+        if new_group {
+            // A file of another group may hold this base name as its suffixed name.
+            if let Ok(i) = self.find_child(cur, &base) {
+                let c = self.children_of(cur)[i];
+                if let NodeKind::File(other) = self.nodes[c as usize].kind
+                    && let Some(p) = self.placement.get(&other).cloned()
+                {
+                    self.unlink(cur, c);
+                    self.free_node(c);
+                    self.reassign(cur, &base);
+                    self.reassign(cur, &p.base);
+                }
+            }
+            self.touch_related(cur, &base);
+        }
+        self.reassign(cur, &base);
+    }
+
+    /// Remove a track (no-op if absent); empty directories are pruned.
+    pub fn remove(&mut self, track_id: i64) {
+        let Some(p) = self.placement.remove(&track_id) else {
+            return;
+        };
+        let key = (p.dir, p.base.clone());
+        let mut group_gone = false;
+        if let Some(g) = self.groups.get_mut(&key) {
+            g.retain(|&x| x != track_id);
+            if g.is_empty() {
+                self.groups.remove(&key);
+                group_gone = true;
+            }
+        }
+        if let Some(&idx) = self.by_ino.get(&file_ino(track_id)) {
+            self.unlink(p.dir, idx);
+            self.free_node(idx);
+        }
+        self.reassign(p.dir, &p.base);
+        if group_gone {
+            self.touch_related(p.dir, &p.base);
+        }
+        self.prune(p.dir);
+    }
+
+    fn prune(&mut self, mut dir: u32) {
+        while dir != ROOT && self.children_of(dir).is_empty() {
+            let parent = self.nodes[dir as usize].parent;
+            let name = self.nodes[dir as usize].name.clone();
+            self.unlink(parent, dir);
+            self.free_node(dir);
+            self.dirs -= 1;
+            self.touch_related(parent, &name);
+            dir = parent;
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
-    }
-
-    #[test]
-    fn clashes_are_numbered_in_insertion_order() {
-        let mut b = TreeBuilder::new();
-        assert_eq!(
-            b.insert(&s(&["A", "B"]), "01 - T", "flac", 1, 0),
-            "01 - T.flac"
-        );
-        assert_eq!(
-            b.insert(&s(&["A", "B"]), "01 - T", "flac", 2, 1),
-            "01 - T (2).flac"
-        );
-        assert_eq!(
-            b.insert(&s(&["A", "B"]), "01 - T", "flac", 5, 2),
-            "01 - T (3).flac"
-        );
-        let t = b.finish();
-        assert_eq!(t.file_count(), 3);
-        assert_eq!(t.dir_count(), 3);
-        let root = t.node(ROOT_INO).unwrap();
-        let a = t.child(root, "A").unwrap();
-        let bdir = t.child(a, "B").unwrap();
-        let f = t.child(bdir, "01 - T (2).flac").unwrap();
-        assert_eq!(f.ino, file_ino(2));
-        assert_eq!(t.path_of(f), "A/B/01 - T (2).flac");
-    }
-
-    #[test]
-    fn dir_inodes_are_stable_and_dot_components_dropped() {
-        let build = || {
-            let mut b = TreeBuilder::new();
-            b.insert(&s(&["X", ".", "..", "", "Y/Z"]), "t", "mp3", 9, 0);
-            b.finish()
-        };
-        let (t1, t2) = (build(), build());
-        let f1 = &t1.files();
-        assert_eq!(f1, &vec![("X/Y_Z/t.mp3".to_string(), 0)]);
-        let x1 = t1.child(t1.node(ROOT_INO).unwrap(), "X").unwrap().ino;
-        let x2 = t2.child(t2.node(ROOT_INO).unwrap(), "X").unwrap().ino;
-        assert_eq!(x1, x2);
-        assert_ne!(x1 & DIR_BIT, 0);
-    }
-
-    #[test]
-    fn long_names_keep_extension_on_char_boundary() {
-        let stem = "é".repeat(300);
-        let n = file_name(&stem, " (2)", "flac");
-        assert!(n.len() <= NAME_MAX);
-        assert!(n.ends_with(" (2).flac"));
-    }
-}
+mod tests;

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub mod watch;
+
 /// Set up logging: journald when stderr is the journal, readable stderr otherwise.
 /// `verbosity` raises the default level (0 = info for musefs, warn for others).
 pub fn init_logging(verbosity: u8) {
@@ -72,14 +74,20 @@ pub fn run_mount(opts: Options, mount: MountOptions) -> anyhow::Result<()> {
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&status),
     ]);
-    let poll = Duration::from_millis(50);
+    let mut watcher = watch::StoreWatcher::new(&lib.options().db);
     while !stop.load(Ordering::Relaxed) && !handle.is_finished() {
-        std::thread::sleep(poll);
-        let old = lib.snapshot();
+        // Wake on a store write (debounced: a burst of commits costs one
+        // refresh per 20 ms quiet period, at most 60 ms after the first) or
+        // every 250 ms as a safety net (and to notice SIGTERM).
+        watcher.wait(
+            Duration::from_millis(250),
+            Duration::from_millis(20),
+            Duration::from_millis(60),
+        );
         match lib.refresh() {
-            Ok(changed) if !changed.is_empty() => {
-                tracing::debug!(changed = changed.len(), "refreshed");
-                handle.invalidate(&old, &changed);
+            Ok(r) if !r.is_empty() => {
+                tracing::debug!(tracks = r.tracks, full = r.full, "refreshed");
+                handle.invalidate(&r);
             }
             Ok(_) => {}
             Err(e) => tracing::warn!("refresh failed: {e}"),

@@ -228,6 +228,31 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Tracks changed after `watermark` (ascending, unique) and the new watermark.
+    pub fn changes_since(&self, watermark: i64) -> Result<(Vec<i64>, i64)> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT seq, track_id FROM changes WHERE seq > ?1 ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let mut rows = st.query([watermark]).map_err(|e| self.err(e))?;
+        let mut ids = Vec::new();
+        let mut w = watermark;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            w = w.max(r.get(0).map_err(|e| self.err(e))?);
+            ids.push(r.get(1).map_err(|e| self.err(e))?);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok((ids, w))
+    }
+
+    /// Number of tracks.
+    pub fn track_count(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT count(*) FROM tracks", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
     /// The raw connection, for tests and tools that speak SQL directly.
     pub fn conn(&self) -> &Connection {
         &self.conn

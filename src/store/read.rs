@@ -36,6 +36,8 @@ pub struct LibraryRows {
     pub structural: Vec<Vec<Structural>>,
     /// `tracks` rows with an unknown format or impossible values, skipped.
     pub rejected: Vec<(i64, String)>,
+    /// Change-log position these rows reflect.
+    pub watermark: i64,
 }
 
 /// What synthesis needs for one track.
@@ -139,7 +141,10 @@ impl Store {
     }
 
     fn load_library_inner(&self, with_structural: bool) -> Result<LibraryRows> {
-        let mut out = LibraryRows::default();
+        let mut out = LibraryRows {
+            watermark: self.change_watermark()?,
+            ..LibraryRows::default()
+        };
         let mut st = self
             .conn
             .prepare(&format!("SELECT {TRACK_COLS} FROM tracks ORDER BY id"))
