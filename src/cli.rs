@@ -31,6 +31,10 @@ pub enum Command {
     Scan(ScanArgs),
     /// Mount the store's library view. Blocks until unmounted, SIGINT or SIGTERM.
     Mount(MountArgs),
+    /// Read and edit tags and pictures in the store. PATH is a file in a mount
+    /// or a scanned backing file; a running mount shows edits at once.
+    #[command(subcommand)]
+    Tag(TagCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,4 +114,69 @@ pub struct MountArgs {
 
 const fn crate_template_default() -> &'static str {
     musefs::library::template::DEFAULT_TEMPLATE
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TagCommand {
+    /// Print all tags and pictures.
+    Show {
+        #[command(flatten)]
+        store: StoreArg,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the values of one key, one per line.
+    Get {
+        #[command(flatten)]
+        store: StoreArg,
+        /// Tag key (case-insensitive).
+        key: String,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Replace tags (repeat -t KEY=VALUE for several values of one key) and/or
+    /// set a picture (replacing any picture of the same type).
+    Set {
+        #[command(flatten)]
+        store: StoreArg,
+        /// KEY=VALUE; all values of KEY are replaced by the values given.
+        #[arg(short = 't', long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// A JPEG, PNG, GIF or WebP file to link as a picture.
+        #[arg(long, value_name = "FILE")]
+        picture: Option<PathBuf>,
+        /// Picture type: front, back, artist, ... or 0-20.
+        #[arg(long = "type", value_name = "TYPE", default_value = "front")]
+        picture_type: String,
+        /// Picture description.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        description: String,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Append a value to a key, keeping existing values.
+    Add {
+        #[command(flatten)]
+        store: StoreArg,
+        #[arg(short = 't', long = "tag", value_name = "KEY=VALUE", required = true)]
+        tags: Vec<String>,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Remove keys and/or pictures.
+    Rm {
+        #[command(flatten)]
+        store: StoreArg,
+        /// Key to remove (repeatable).
+        #[arg(short = 'k', long = "key", value_name = "KEY")]
+        keys: Vec<String>,
+        /// Remove all pictures.
+        #[arg(long)]
+        pictures: bool,
+        /// Remove only pictures of this type (front, back, ... or 0-20).
+        #[arg(long, value_name = "TYPE")]
+        picture_type: Option<String>,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
 }

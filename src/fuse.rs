@@ -262,28 +262,39 @@ impl Filesystem for MuseFs {
         reply.ok();
     }
 
-    fn getxattr(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _name: &OsStr,
-        _size: u32,
-        reply: ReplyXattr,
-    ) {
-        reply.error(Errno::ENODATA);
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        match self.lib.track_id_of(ino.0) {
+            Some(id) if name == TRACK_XATTR => xattr_reply(reply, id.to_string().as_bytes(), size),
+            _ => reply.error(Errno::ENODATA),
+        }
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
-        if size == 0 {
-            reply.size(0);
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let names: &[u8] = if self.lib.track_id_of(ino.0).is_some() {
+            b"user.musefs.track_id\0"
         } else {
-            reply.data(&[]);
-        }
+            b""
+        };
+        xattr_reply(reply, names, size);
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
         let (files, dirs) = self.lib.counts();
         reply.statfs(0, 0, 0, (files + dirs) as u64, 0, 4096, 255, 4096);
+    }
+}
+
+/// Extended attribute naming the store's track id of a served file (used by
+/// `musefs tag` to find the track behind a path in the mount).
+pub const TRACK_XATTR: &str = "user.musefs.track_id";
+
+fn xattr_reply(reply: ReplyXattr, data: &[u8], size: u32) {
+    if size == 0 {
+        reply.size(data.len() as u32);
+    } else if (size as usize) < data.len() {
+        reply.error(Errno::ERANGE);
+    } else {
+        reply.data(data);
     }
 }
 

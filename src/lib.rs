@@ -11,3 +11,4 @@ pub mod library;
 pub mod scan;
 pub mod service;
 pub mod store;
+pub mod tagtool;

@@ -3,7 +3,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, ModeArg};
+use cli::{Cli, Command, ModeArg, TagCommand};
 use musefs::fuse::MountOptions;
 use musefs::library::{Mode, Options, template::Template};
 use musefs::scan::{ScanOptions, scan};
@@ -72,6 +72,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(EXIT_SOME_FAILED)
             })
         }
+        Command::Tag(t) => tag(t),
         Command::Mount(a) => {
             let db = a.store.db.unwrap_or_else(store::default_path);
             let template = Template::parse(&a.template)?;
@@ -92,4 +93,129 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn tag(cmd: TagCommand) -> anyhow::Result<ExitCode> {
+    use musefs::tagtool;
+    let open = |db: Option<std::path::PathBuf>| -> anyhow::Result<Store> {
+        let db = db.unwrap_or_else(store::default_path);
+        if !db.exists() {
+            anyhow::bail!(
+                "store {} does not exist (run `musefs scan` first, or pass --db)",
+                db.display()
+            );
+        }
+        Ok(Store::open_rw(&db)?)
+    };
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        TagCommand::Show { store, paths } => {
+            let st = open(store.db)?;
+            for p in &paths {
+                let id = tagtool::resolve(&st, p)?;
+                if paths.len() > 1 {
+                    use std::io::Write;
+                    writeln!(out, "== {}", p.display())?;
+                }
+                tagtool::show(&st, id, &mut out)?;
+            }
+        }
+        TagCommand::Get { store, key, paths } => {
+            let st = open(store.db)?;
+            let key = key.to_lowercase();
+            for p in &paths {
+                let id = tagtool::resolve(&st, p)?;
+                for t in st.tags_of(id)?.into_iter().filter(|t| t.key == key) {
+                    use std::io::Write;
+                    writeln!(out, "{}", store::edit::display_value(&t.value))?;
+                }
+            }
+        }
+        TagCommand::Set {
+            store,
+            tags,
+            picture,
+            picture_type,
+            description,
+            paths,
+        } => {
+            if tags.is_empty() && picture.is_none() {
+                anyhow::bail!("nothing to set: give -t KEY=VALUE and/or --picture FILE");
+            }
+            let st = open(store.db)?;
+            let mut by_key: Vec<(String, Vec<String>)> = Vec::new();
+            for t in &tags {
+                let (k, v) = tagtool::key_value(t)?;
+                match by_key.iter_mut().find(|(kk, _)| *kk == k) {
+                    Some((_, vs)) => vs.push(v),
+                    None => by_key.push((k, vec![v])),
+                }
+            }
+            let pic = match &picture {
+                Some(f) => Some(tagtool::load_picture(
+                    f,
+                    tagtool::picture_type(&picture_type)?,
+                    &description,
+                )?),
+                None => None,
+            };
+            let ids = paths
+                .iter()
+                .map(|p| tagtool::resolve(&st, p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            for id in ids {
+                for (k, vs) in &by_key {
+                    st.set_tag(id, k, vs)?;
+                }
+                if let Some(p) = &pic {
+                    st.set_picture(id, p)?;
+                }
+            }
+        }
+        TagCommand::Add { store, tags, paths } => {
+            let st = open(store.db)?;
+            let kvs = tags
+                .iter()
+                .map(|t| tagtool::key_value(t))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let ids = paths
+                .iter()
+                .map(|p| tagtool::resolve(&st, p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            for id in ids {
+                for (k, v) in &kvs {
+                    st.add_tag(id, k, v)?;
+                }
+            }
+        }
+        TagCommand::Rm {
+            store,
+            keys,
+            pictures,
+            picture_type,
+            paths,
+        } => {
+            if keys.is_empty() && !pictures && picture_type.is_none() {
+                anyhow::bail!("nothing to remove: give -k KEY, --pictures or --picture-type TYPE");
+            }
+            let st = open(store.db)?;
+            let ty = picture_type
+                .as_deref()
+                .map(tagtool::picture_type)
+                .transpose()?;
+            let ids = paths
+                .iter()
+                .map(|p| tagtool::resolve(&st, p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            for id in ids {
+                for k in &keys {
+                    st.set_tag(id, k, &[])?;
+                }
+                if pictures || ty.is_some() {
+                    st.remove_pictures(id, ty)?;
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

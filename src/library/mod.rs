@@ -126,15 +126,28 @@ pub struct DirEntry {
     pub name: String,
 }
 
-/// An open file: the layout it serves (fixed for the handle's lifetime) and
-/// the backing file with the stamp it must keep.
+/// An open file: the backing file with the stamp it must keep, and the
+/// layout of the version it serves.
+///
+/// All handles of an inode share the kernel's page cache, so every read
+/// serves the track's *current* version: when a retag lands, the handle
+/// moves to the new layout at the next read (the kernel's cached pages and
+/// size are invalidated at the same time). One read is always answered from
+/// one layout, never from two versions.
 #[derive(Debug)]
 pub struct OpenFile {
     pub track_id: i64,
-    pub layout: Arc<Layout>,
+    layout: ArcSwap<(i64, Arc<Layout>)>,
     pub backing: File,
     pub path: String,
     pub stamp: Stamp,
+}
+
+impl OpenFile {
+    /// The layout currently served by this handle.
+    pub fn layout(&self) -> Arc<Layout> {
+        self.layout.load().1.clone()
+    }
 }
 
 fn ns_to_time(ns: i64) -> SystemTime {
@@ -152,6 +165,8 @@ pub struct Library {
     conn: Mutex<Option<Store>>,
     layouts: WeightedCache<(i64, i64), Layout>,
     art: WeightedCache<i64, [u8]>,
+    /// Kernel invalidations owed for refreshes not yet reported.
+    pending: Mutex<Refresh>,
 }
 
 impl std::fmt::Debug for Library {
@@ -170,8 +185,10 @@ impl Library {
             opts: ArcSwap::from_pointee(opts),
             state: RwLock::new(State::default()),
             conn: Mutex::new(Some(store)),
+            pending: Mutex::new(Refresh::default()),
         };
         lib.refresh()?;
+        lib.take_pending();
         Ok(lib)
     }
 
@@ -211,10 +228,29 @@ impl Library {
         r
     }
 
+    /// Invalidations owed to the kernel by every refresh since the last call
+    /// (refreshes also happen inside requests that raced a store commit).
+    pub fn take_pending(&self) -> Refresh {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// Bring the view up to date with the store: O(changed) through the
     /// change log, or a full rebuild on first use, after `reload`, or when
-    /// most of the library changed. Returns what the kernel must forget.
+    /// most of the library changed. Returns what the kernel must forget
+    /// (also accumulated for [`Library::take_pending`]).
     pub fn refresh(&self) -> Result<Refresh> {
+        let r = self.refresh_inner()?;
+        if !r.is_empty() {
+            let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            p.inodes.extend_from_slice(&r.inodes);
+            p.gone.extend(r.gone.iter().cloned());
+            p.tracks += r.tracks;
+            p.full |= r.full;
+        }
+        Ok(r)
+    }
+
+    fn refresh_inner(&self) -> Result<Refresh> {
         let opts = self.options();
         self.with_store(|store| {
             let dv = store.data_version()?;
@@ -339,7 +375,22 @@ impl Library {
     }
 
     /// Open a file: check the backing file is the one scanned, fix the layout.
+    /// An open that races a store commit waits for the view to catch up (the
+    /// service's refresh loop) and retries a bounded number of times.
     pub fn open_file(&self, ino: u64) -> Result<OpenFile> {
+        let mut attempt = 0;
+        loop {
+            match self.open_once(ino) {
+                Err(LibError::Stale { why, .. }) if why == STORE_MOVED && attempt < 10 => {
+                    attempt += 1;
+                    self.catch_up(attempt)?;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn open_once(&self, ino: u64) -> Result<OpenFile> {
         let row = {
             let st = self.state();
             let node = st.tree.node(ino).ok_or(LibError::NotFound)?;
@@ -363,7 +414,7 @@ impl Library {
         };
         Ok(OpenFile {
             track_id: row.id,
-            layout,
+            layout: ArcSwap::from_pointee((row.content_version, layout)),
             backing,
             path: row.path,
             stamp: row.stamp,
@@ -383,7 +434,7 @@ impl Library {
             // The store moved on since the view was built; the next refresh catches up.
             return Err(LibError::Stale {
                 path: row.path.clone(),
-                why: "store changed while opening".into(),
+                why: STORE_MOVED.into(),
             });
         }
         let segs = format::synthesize(&SynthInput {
@@ -409,7 +460,8 @@ impl Library {
     /// instead of serving bytes from another version.
     pub fn read(&self, fh: &OpenFile, offset: u64, buf: &mut [u8]) -> Result<usize> {
         check_stamp(&fh.backing, &fh.path, &fh.stamp)?;
-        fh.layout
+        let layout = self.current_layout(fh)?;
+        layout
             .read_at(offset, buf, &fh.backing, self)
             .map_err(|source| {
                 if source.kind() == io::ErrorKind::UnexpectedEof {
@@ -426,10 +478,64 @@ impl Library {
             })
     }
 
+    /// The layout for the track's current version (the handle's own when the
+    /// track left the view or the mode serves original bytes).
+    fn current_layout(&self, fh: &OpenFile) -> Result<Arc<Layout>> {
+        let held = fh.layout.load_full();
+        if self.opts.load().mode == Mode::StructureOnly {
+            return Ok(held.1.clone());
+        }
+        let mut attempt = 0;
+        loop {
+            let row = {
+                let st = self.state();
+                match st.track(fh.track_id) {
+                    Some(t) if t.row.content_version != held.0 => t.row.clone(),
+                    _ => return Ok(held.1.clone()),
+                }
+            };
+            if row.stamp != fh.stamp {
+                return Err(LibError::Stale {
+                    path: fh.path.clone(),
+                    why: "rescanned since this file was opened".into(),
+                });
+            }
+            match self.layout_for(&row) {
+                Err(LibError::Stale { why, .. }) if why == STORE_MOVED && attempt < 10 => {
+                    attempt += 1;
+                    self.catch_up(attempt)?;
+                }
+                r => {
+                    let layout = r?;
+                    fh.layout
+                        .store(Arc::new((row.content_version, layout.clone())));
+                    return Ok(layout);
+                }
+            }
+        }
+    }
+
+    /// A request found the store ahead of the view: bring the view up to date
+    /// here (the kernel invalidations are left for the refresh loop).
+    fn catch_up(&self, attempt: u64) -> Result<()> {
+        if attempt > 3 {
+            std::thread::sleep(Duration::from_millis(2 * attempt));
+        }
+        self.refresh().map(drop)
+    }
+
     /// (files, directories) in the view.
     pub fn counts(&self) -> (usize, usize) {
         let st = self.state();
         (st.tree.file_count(), st.tree.dir_count())
+    }
+
+    /// The track id behind a file node.
+    pub fn track_id_of(&self, ino: u64) -> Option<i64> {
+        match self.state().tree.node(ino)?.kind {
+            NodeKind::File(id) => Some(id),
+            _ => None,
+        }
     }
 
     /// The container of a file node (for diagnostics).
@@ -455,6 +561,8 @@ impl ArtSource for Library {
         Ok(self.art.insert(art_id, Arc::from(data), len))
     }
 }
+
+const STORE_MOVED: &str = "the store changed while opening; retry";
 
 /// Open a backing file read-only without updating its atime where allowed.
 pub fn open_backing(path: &str) -> io::Result<File> {

@@ -84,13 +84,13 @@ pub fn run_mount(opts: Options, mount: MountOptions) -> anyhow::Result<()> {
             Duration::from_millis(20),
             Duration::from_millis(60),
         );
-        match lib.refresh() {
-            Ok(r) if !r.is_empty() => {
-                tracing::debug!(tracks = r.tracks, full = r.full, "refreshed");
-                handle.invalidate(&r);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!("refresh failed: {e}"),
+        if let Err(e) = lib.refresh() {
+            tracing::warn!("refresh failed: {e}");
+        }
+        let r = lib.take_pending();
+        if !r.is_empty() {
+            tracing::debug!(tracks = r.tracks, full = r.full, "refreshed");
+            handle.invalidate(&r);
         }
     }
     notify(&[sd_notify::NotifyState::Stopping]);

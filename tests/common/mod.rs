@@ -222,6 +222,9 @@ impl Mount {
 
 impl Drop for Mount {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- musefs mount log ----\n{}", self.log_text());
+        }
         if self.child.try_wait().ok().flatten().is_none() {
             let _ = self.stop();
         }
