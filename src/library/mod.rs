@@ -196,9 +196,12 @@ pub fn build_snapshot(rows: LibraryRows, opts: &Options) -> Snapshot {
                 }
             }
         };
-        let comps = opts
-            .template
-            .render(|k| first_text(tags, k), &opts.default_fallback);
+        let Some(comps) = opts.template.render(
+            |k| first_text(tags, k),
+            &template::RenderOptions::new(opts.default_fallback.as_str()),
+        ) else {
+            continue;
+        };
         let (stem, dirs) = comps.split_last().expect("render yields a component");
         builder.insert(
             dirs,
