@@ -101,6 +101,20 @@ pub struct Template {
     nodes: Box<[Node]>,
     /// Every referenced field name, once, in order of first appearance.
     names: Box<[Box<str>]>,
+    /// Components a render usually yields (capacity hint).
+    components: usize,
+}
+
+/// Literal separators in `nodes`, sections and helpers included.
+fn separators(nodes: &[Node]) -> usize {
+    nodes
+        .iter()
+        .map(|n| match n {
+            Node::Separator => 1,
+            Node::Section(inner) | Node::Helper { arg: inner, .. } => separators(inner),
+            Node::Literal(_) | Node::Field { .. } => 0,
+        })
+        .sum()
 }
 
 impl Template {
@@ -109,6 +123,7 @@ impl Template {
         let (nodes, names) = parse::parse(src)?;
         Ok(Template {
             source: src.to_owned(),
+            components: 1 + separators(&nodes),
             nodes,
             names,
         })

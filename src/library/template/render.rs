@@ -231,7 +231,8 @@ impl Template {
         lookup: impl Fn(&str) -> Option<&'a str>,
         opts: &RenderOptions,
     ) -> Option<Vec<String>> {
-        let mut out = vec![String::new()];
+        let mut out = Vec::with_capacity(self.components);
+        out.push(String::new());
         let r = Renderer {
             lookup: &lookup,
             opts,

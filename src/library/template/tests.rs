@@ -641,3 +641,88 @@ fn has_path_field(n: &Node) -> bool {
         Node::Literal(_) | Node::Separator => false,
     }
 }
+
+/// The examples of docs/TEMPLATES.md.
+#[test]
+fn doc_examples() {
+    let kob = &[
+        ("albumartist", "Miles Davis"),
+        ("album", "Kind of Blue"),
+        ("date", "1959"),
+        ("tracknumber", "1"),
+        ("title", "So What"),
+        ("genre", "Jazz"),
+    ];
+    assert_eq!(
+        render(DEFAULT_TEMPLATE, kob),
+        ["Miles Davis", "Kind of Blue", "1 - So What"]
+    );
+    let t = "%first{$albumartist}/$albumartist/[$date - ]$album/[$discnumber-]%pad{2,$tracknumber} $title";
+    assert_eq!(
+        render(t, kob),
+        ["M", "Miles Davis", "1959 - Kind of Blue", "01 So What"]
+    );
+    assert_eq!(
+        render(
+            t,
+            &[
+                ("albumartist", "Miles Davis"),
+                ("album", "Kind of Blue"),
+                ("discnumber", "2"),
+                ("tracknumber", "3"),
+                ("title", "Blue in Green"),
+            ]
+        ),
+        ["M", "Miles Davis", "Kind of Blue", "2-03 Blue in Green"]
+    );
+    assert_eq!(
+        render(
+            "${albumartist|artist}/[%pad{4,$date} - ]$album/%pad{$tracknumber}. $title",
+            &[
+                ("artist", "Nina Simone"),
+                ("album", "Pastel Blues"),
+                ("date", "1965"),
+                ("tracknumber", "1"),
+                ("title", "Be My Husband"),
+            ]
+        ),
+        ["Nina Simone", "1965 - Pastel Blues", "01. Be My Husband"]
+    );
+    assert_eq!(
+        render("%lower{$genre}/${albumartist|artist}/$album/$title", kob),
+        ["jazz", "Miles Davis", "Kind of Blue", "So What"]
+    );
+    assert_eq!(
+        render(
+            "$!{musefs_path}",
+            &[(
+                "musefs_path",
+                "Jazz/Miles Davis/1959 - Kind of Blue/01 So What"
+            )]
+        ),
+        ["Jazz", "Miles Davis", "1959 - Kind of Blue", "01 So What"]
+    );
+    assert_eq!(
+        render(
+            "Audiobooks/$artist/$album[ ($date)]/[%pad{2,$discnumber}-]%pad{3,$tracknumber}",
+            &[
+                ("artist", "Someone"),
+                ("album", "A Book"),
+                ("date", "2001"),
+                ("discnumber", "1"),
+                ("tracknumber", "1"),
+            ]
+        ),
+        ["Audiobooks", "Someone", "A Book (2001)", "01-001"]
+    );
+    assert_eq!(render("$$ $[live$] 100%%", &[]), ["$ [live] 100%"]);
+    assert_eq!(
+        perr("abcd[$date - $album").to_string(),
+        "template error at column 5: unclosed '[' opened at column 5: expected ']'"
+    );
+    assert_eq!(
+        perr("ab%foo{x}").to_string(),
+        "template error at column 3: unknown helper %foo (known: %pad, %first, %lower, \
+         %upper); write %% for a literal '%'"
+    );
+}
