@@ -81,39 +81,84 @@ pub enum ModeArg {
     StructureOnly,
 }
 
+/// Every mount setting can also come from a config file (--config) or a
+/// MUSEFS_* environment variable: flag > environment > file > default.
 #[derive(Debug, clap::Args)]
 pub struct MountArgs {
-    #[command(flatten)]
-    pub store: StoreArg,
+    /// TOML file describing the mount (keys as the long flags, with '_').
+    #[arg(long, short, env = "MUSEFS_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// The store file [default: $XDG_DATA_HOME/musefs/store.db or
+    /// ~/.local/share/musefs/store.db]
+    #[arg(long, env = "MUSEFS_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
 
     /// Empty directory to mount on.
-    #[arg(value_name = "MOUNTPOINT")]
-    pub mountpoint: PathBuf,
+    #[arg(value_name = "MOUNTPOINT", env = "MUSEFS_MOUNTPOINT")]
+    pub mountpoint: Option<PathBuf>,
 
-    /// Path template: $field or ${field}, ${a|b} tries a then b; '/' separates directories.
-    #[arg(long, short, env = "MUSEFS_TEMPLATE",
-          default_value = crate_template_default())]
-    pub template: String,
+    /// Path template (see docs/TEMPLATES.md) [default:
+    /// $albumartist/$album/$tracknumber - $title]
+    #[arg(long, short, env = "MUSEFS_TEMPLATE", value_name = "TEMPLATE")]
+    pub template: Option<String>,
 
-    /// What the served files contain.
-    #[arg(long, value_enum, env = "MUSEFS_MODE", default_value = "synthesis")]
-    pub mode: ModeArg,
+    /// What the served files contain [default: synthesis]
+    #[arg(long, value_enum, env = "MUSEFS_MODE")]
+    pub mode: Option<ModeArg>,
 
-    /// Value used for a field a track does not have.
-    #[arg(long, value_name = "TEXT", default_value = "Unknown")]
-    pub default_fallback: String,
+    /// Value used for a field a track does not have [default: Unknown]
+    #[arg(long, env = "MUSEFS_DEFAULT_FALLBACK", value_name = "TEXT")]
+    pub default_fallback: Option<String>,
 
-    /// Let users other than the mounting one read the mount.
+    /// Fallback for one field, FIELD=VALUE (repeatable; environment: comma-separated).
+    #[arg(
+        long = "fallback",
+        env = "MUSEFS_FALLBACK",
+        value_name = "FIELD=VALUE",
+        value_delimiter = ','
+    )]
+    pub fallbacks: Vec<String>,
+
+    /// Leave out tracks missing a field outside optional [...] sections.
+    #[arg(long, env = "MUSEFS_SKIP_ON_MISSING", num_args = 0..=1,
+          default_missing_value = "true", value_name = "BOOL")]
+    pub skip_on_missing: Option<bool>,
+
+    /// Owner of all files and directories: user name or uid [default: you]
+    #[arg(long, env = "MUSEFS_OWNER", value_name = "USER")]
+    pub owner: Option<String>,
+
+    /// Group of all files and directories: group name or gid [default: yours]
+    #[arg(long, env = "MUSEFS_GROUP", value_name = "GROUP")]
+    pub group: Option<String>,
+
+    /// Permission bits of files, octal [default: 0444]
+    #[arg(long, env = "MUSEFS_FILE_MODE", value_name = "MODE")]
+    pub file_mode: Option<String>,
+
+    /// Permission bits of directories, octal [default: 0555]
+    #[arg(long, env = "MUSEFS_DIR_MODE", value_name = "MODE")]
+    pub dir_mode: Option<String>,
+
+    /// Let users other than the mounting one read the mount (permissions are
+    /// then checked by the kernel against owner, group and modes).
+    #[arg(long, env = "MUSEFS_ALLOW_OTHER", num_args = 0..=1,
+          default_missing_value = "true", value_name = "BOOL")]
+    pub allow_other: Option<bool>,
+
+    /// FUSE worker threads [default: 4]
+    #[arg(long, env = "MUSEFS_THREADS", value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Print the counts and the first paths the mount would show, then exit
+    /// without mounting.
     #[arg(long)]
-    pub allow_other: bool,
+    pub dry_run: bool,
 
-    /// FUSE worker threads.
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub threads: usize,
-}
-
-const fn crate_template_default() -> &'static str {
-    musefs::library::template::DEFAULT_TEMPLATE
+    /// With --dry-run: how many paths to print (0 = all).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,8 +4,6 @@ mod cli;
 
 use clap::Parser;
 use cli::{Cli, Command, ModeArg, TagCommand};
-use musefs::fuse::MountOptions;
-use musefs::library::{Mode, Options, template::Template};
 use musefs::scan::{ScanOptions, scan};
 use musefs::store::{self, Store};
 use std::process::ExitCode;
@@ -74,22 +72,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tag(t) => tag(t),
         Command::Mount(a) => {
-            let db = a.store.db.unwrap_or_else(store::default_path);
-            let template = Template::parse(&a.template)?;
-            let mode = match a.mode {
-                ModeArg::Synthesis => Mode::Synthesis,
-                ModeArg::StructureOnly => Mode::StructureOnly,
-            };
-            let mut opts = Options::new(db, template, mode);
-            opts.default_fallback = a.default_fallback;
-            // SAFETY: getuid/getgid have no preconditions and cannot fail.
-            (opts.uid, opts.gid) = unsafe { (libc::getuid(), libc::getgid()) };
-            let mount = MountOptions {
-                mountpoint: a.mountpoint,
-                allow_other: a.allow_other,
-                threads: a.threads,
-            };
-            musefs::service::run_mount(opts, mount)?;
+            let resolved =
+                musefs::service::config::resolve(musefs::service::config::MountOverrides {
+                    config: a.config,
+                    store: a.db,
+                    mountpoint: a.mountpoint,
+                    template: a.template,
+                    mode: a.mode.map(|m| match m {
+                        ModeArg::Synthesis => "synthesis".into(),
+                        ModeArg::StructureOnly => "structure-only".into(),
+                    }),
+                    default_fallback: a.default_fallback,
+                    fallbacks: a.fallbacks,
+                    skip_on_missing: a.skip_on_missing,
+                    owner: a.owner,
+                    group: a.group,
+                    file_mode: a.file_mode,
+                    dir_mode: a.dir_mode,
+                    allow_other: a.allow_other,
+                    threads: a.threads,
+                })?;
+            if a.dry_run {
+                musefs::service::dry_run(resolved.library, a.limit, &mut std::io::stdout().lock())?;
+            } else {
+                musefs::service::run_mount(resolved.library, resolved.mount)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -20,7 +20,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use template::Template;
+use template::{RenderOptions, Template};
 use tree::NodeKind;
 
 /// How files are served.
@@ -38,8 +38,8 @@ pub struct Options {
     pub db: PathBuf,
     pub template: Template,
     pub mode: Mode,
-    /// Value used for a field missing from a track.
-    pub default_fallback: String,
+    /// Fallbacks, default value and skip rule for template fields.
+    pub render: RenderOptions,
     pub uid: u32,
     pub gid: u32,
     pub file_mode: u16,
@@ -56,7 +56,7 @@ impl Options {
             db,
             template,
             mode,
-            default_fallback: "Unknown".into(),
+            render: RenderOptions::default(),
             uid: 0,
             gid: 0,
             file_mode: 0o444,

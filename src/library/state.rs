@@ -44,6 +44,7 @@ pub struct State {
     data_version: Option<i64>,
     built: bool,
     full_requested: bool,
+    skipped: usize,
 }
 
 fn first_text<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
@@ -53,14 +54,15 @@ fn first_text<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
     })
 }
 
-/// Compute a track's entry and rendered path, or why it cannot be served.
+/// Compute a track's entry and rendered path (None: the template skips
+/// it), or why it cannot be served.
 fn render(
     row: TrackRow,
     tags: &[Tag],
     pictures: &[PictureRef],
     structural: &[Structural],
     opts: &Options,
-) -> Result<(TrackEntry, Vec<String>), String> {
+) -> Result<Option<(TrackEntry, Vec<String>)>, String> {
     let size = match opts.mode {
         Mode::StructureOnly => row.stamp.size,
         Mode::Synthesis => format::served_len(&SynthInput {
@@ -74,10 +76,10 @@ fn render(
         })
         .map_err(|e| e.to_string())?,
     };
-    let comps = opts
+    Ok(opts
         .template
-        .render(|k| first_text(tags, k), &opts.default_fallback);
-    Ok((TrackEntry { row, size }, comps))
+        .render(|k| first_text(tags, k), &opts.render)
+        .map(|comps| (TrackEntry { row, size }, comps)))
 }
 
 impl State {
@@ -118,6 +120,18 @@ impl State {
         self.tracks.insert(id, entry);
     }
 
+    /// The template skips this track (`--skip-on-missing`).
+    fn skip(&mut self, id: i64) {
+        self.drop_track(id, None);
+        self.skipped += 1;
+    }
+
+    /// Tracks the template skipped at the last full rebuild (approximate
+    /// after incremental updates).
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
     fn drop_track(&mut self, id: i64, problem: Option<String>) {
         self.tree.remove(id);
         self.tracks.remove(&id);
@@ -152,7 +166,8 @@ impl State {
                 &rows.structural[i],
                 opts,
             ) {
-                Ok((entry, comps)) => fresh.place(entry, comps),
+                Ok(Some((entry, comps))) => fresh.place(entry, comps),
+                Ok(None) => fresh.skip(id),
                 Err(why) => fresh.drop_track(id, Some(why)),
             }
         }
@@ -191,7 +206,8 @@ impl State {
             match d {
                 None => self.drop_track(id, None),
                 Some(d) => match render(d.track, &d.tags, &d.pictures, &d.structural, opts) {
-                    Ok((entry, comps)) => self.place(entry, comps),
+                    Ok(Some((entry, comps))) => self.place(entry, comps),
+                    Ok(None) => self.skip(id),
                     Err(why) => self.drop_track(id, Some(why)),
                 },
             }

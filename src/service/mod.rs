@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub mod config;
 pub mod watch;
 
 /// Set up logging: journald when stderr is the journal, readable stderr otherwise.
@@ -98,5 +99,37 @@ pub fn run_mount(opts: Options, mount: MountOptions) -> anyhow::Result<()> {
         tracing::info!("unmounted from outside; exiting");
     }
     handle.unmount().context("unmounting")?;
+    Ok(())
+}
+
+/// Print what a mount would show, without mounting.
+pub fn dry_run(opts: Options, limit: usize, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+    let lib = Library::open(opts)?;
+    let view = lib.view();
+    let files = view.tree.files();
+    writeln!(
+        out,
+        "{} tracks in {} directories ({} not served, {} skipped by the template)",
+        files.len(),
+        view.tree.dir_count(),
+        view.problems().len(),
+        view.skipped()
+    )?;
+    let n = if limit == 0 {
+        files.len()
+    } else {
+        limit.min(files.len())
+    };
+    for (p, _) in &files[..n] {
+        writeln!(out, "{p}")?;
+    }
+    if n < files.len() {
+        writeln!(out, "... {} more (--limit 0 lists all)", files.len() - n)?;
+    }
+    let mut problems: Vec<_> = view.problems().iter().collect();
+    problems.sort();
+    for (id, why) in problems {
+        writeln!(out, "not served: track {id}: {why}")?;
+    }
     Ok(())
 }
