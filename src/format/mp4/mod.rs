@@ -70,20 +70,21 @@ fn walk(src: &mut dyn Source, file_len: u64) -> Result<Top, FormatError> {
         }
         let remaining = file_len - pos;
         src.seek(SeekFrom::Start(pos))?;
-        let mut h = [0u8; 16];
-        let want = if remaining >= 16 { 16 } else { 8 };
-        if read_up_to(src, &mut h[..want])? < want {
+        let mut h = [0u8; 8];
+        if read_up_to(src, &mut h)? < 8 {
             return Err(err("file shorter than its stated length"));
         }
         let size32 = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
         let kind = [h[4], h[5], h[6], h[7]];
         let (hlen, size) = match size32 {
             0 => (8u64, remaining),
-            1 if want == 16 => (
-                16,
-                u64::from_be_bytes(h[8..16].try_into().unwrap_or([0; 8])),
-            ),
-            1 => return Err(err("truncated 64-bit box size")),
+            1 => {
+                let mut l = [0u8; 8];
+                if remaining < 16 || read_up_to(src, &mut l)? < 8 {
+                    return Err(err("truncated 64-bit box size"));
+                }
+                (16, u64::from_be_bytes(l))
+            }
             n => (8, u64::from(n)),
         };
         if size < hlen {
@@ -102,6 +103,9 @@ fn walk(src: &mut dyn Source, file_len: u64) -> Result<Top, FormatError> {
             b"ftyp" => {
                 if top.ftyp.is_some() {
                     return Err(err("two ftyp boxes"));
+                }
+                if size < 16 {
+                    return Err(err("ftyp box too short"));
                 }
                 if size > MAX_FTYP {
                     return Err(FormatError::Limit(format!("ftyp box of {size} bytes")));
@@ -284,7 +288,7 @@ pub fn synthesize(input: &SynthInput<'_>) -> Result<Vec<Segment>, FormatError> {
     let ftyp = super::structural(input.structural, KIND_FTYP)
         .ok_or_else(|| FormatError::MissingStructural("MP4 ftyp".into()))?;
     let (kind, _, size) = boxes::header(ftyp)?;
-    if &kind != b"ftyp" || size != ftyp.len() {
+    if &kind != b"ftyp" || size != ftyp.len() || size < 16 {
         return Err(err("stored ftyp is not an ftyp box"));
     }
     let moov_bytes = super::structural(input.structural, KIND_MOOV)
