@@ -319,9 +319,21 @@ fn serve_and_check(
     pics: &[(&str, &str, Vec<u8>)],
     extra_expected: &[(&str, String)],
 ) -> (Probe, Served) {
+    serve_and_check_with(dir, src, pics, &[], extra_expected)
+}
+
+/// [`serve_and_check`] with `extra_tags` appended to the new tag set.
+fn serve_and_check_with(
+    dir: &Path,
+    src: &Path,
+    pics: &[(&str, &str, Vec<u8>)],
+    extra_tags: &[Tag],
+    extra_expected: &[(&str, String)],
+) -> (Probe, Served) {
     let before = sha256(&std::fs::read(src).unwrap());
     let p = probe_file(src);
-    let tags = new_tags();
+    let mut tags = new_tags();
+    tags.extend_from_slice(extra_tags);
     let mut art: HashMap<i64, Arc<[u8]>> = HashMap::new();
     let mut refs = Vec::new();
     for (i, (_, mime, data)) in pics.iter().enumerate() {
@@ -405,6 +417,15 @@ fn tagged_m4a_with_cover_moov_after_mdat() {
                 ("genre", "Jazz"),
                 ("date", "2020"),
                 ("comment", "old comment"),
+                ("album_artist", "Old Album Artist"),
+                ("composer", "Old Composer"),
+                ("grouping", "Old Grouping"),
+                ("lyrics", "Old lyrics"),
+                ("copyright", "(c) Old"),
+                ("description", "Old description"),
+                ("compilation", "1"),
+                ("gapless_playback", "1"),
+                ("tmpo", "99"),
             ],
             cover: Some(&cover),
             chapters: None,
@@ -425,6 +446,15 @@ fn tagged_m4a_with_cover_moov_after_mdat() {
     assert_eq!(text(&p.tags, "genre"), ["Jazz"]);
     assert_eq!(text(&p.tags, "date"), ["2020"]);
     assert_eq!(text(&p.tags, "comment"), ["old comment"]);
+    assert_eq!(text(&p.tags, "albumartist"), ["Old Album Artist"]);
+    assert_eq!(text(&p.tags, "composer"), ["Old Composer"]);
+    assert_eq!(text(&p.tags, "grouping"), ["Old Grouping"]);
+    assert_eq!(text(&p.tags, "lyrics"), ["Old lyrics"]);
+    assert_eq!(text(&p.tags, "copyright"), ["(c) Old"]);
+    assert_eq!(text(&p.tags, "description"), ["Old description"]);
+    assert_eq!(text(&p.tags, "compilation"), ["1"]);
+    assert_eq!(text(&p.tags, "gapless"), ["1"]);
+    assert_eq!(text(&p.tags, "bpm"), ["99"]);
     assert_eq!(text(&p.tags, "encoder").len(), 1);
     assert_eq!(p.pictures.len(), 1);
     assert_eq!(p.pictures[0].data, std::fs::read(&cover).unwrap());
@@ -525,7 +555,11 @@ fn m4b_audiobook_with_chapters() {
         &src,
         &Encode {
             seconds: 3.0,
-            tags: &[("title", "A Book"), ("artist", "An Author")],
+            tags: &[
+                ("title", "A Book"),
+                ("artist", "An Author"),
+                ("media_type", "2"),
+            ],
             cover: Some(&cover),
             chapters: Some(&ch),
             faststart: false,
@@ -542,13 +576,30 @@ fn m4b_audiobook_with_chapters() {
     assert_eq!(text(&p.tags, "title"), ["A Book"]);
     assert_eq!(p.pictures.len(), 1);
     assert_eq!(p.pictures[0].mime, "image/jpeg");
+    // The media kind (stik = 2, audiobook) has no canonical key: kept opaque.
+    let stik: Vec<Tag> = p
+        .tags
+        .iter()
+        .filter(|t| t.key == "mp4:stik")
+        .cloned()
+        .collect();
+    assert_eq!(stik.len(), 1);
+    assert!(matches!(&stik[0].value, TagValue::Binary(b) if b.len() == 25 && b[24] == 2));
     let jpeg = std::fs::read(&cover).unwrap();
     // Chapters (the chpl list and the chapter text track) survive untouched.
     let chapters = [
         ("chapter", "0.000 Opening".to_string()),
         ("chapter", "1.500 Second part".to_string()),
     ];
-    serve_and_check(d.path(), &src, &[("jpeg", "image/jpeg", jpeg)], &chapters);
+    let mut extra = chapters.to_vec();
+    extra.push(("stik", "2".to_string()));
+    serve_and_check_with(
+        d.path(),
+        &src,
+        &[("jpeg", "image/jpeg", jpeg)],
+        &stik,
+        &extra,
+    );
 }
 
 #[test]
