@@ -96,6 +96,33 @@ fn flac_block_header(kind: u8, last: bool, len: u64) -> [u8; 4] {
     [kind | if last { 0x80 } else { 0 }, l[1], l[2], l[3]]
 }
 
+fn piece_len(p: &Piece) -> u64 {
+    match p {
+        Piece::Bytes(b) => b.len() as u64,
+        Piece::Art { len, .. } => *len,
+        Piece::B64 { prefix, len, .. } => b64::encoded_len(prefix.len() as u64 + len),
+    }
+}
+
+fn packet_len(p: &[Piece]) -> u64 {
+    p.iter().map(piece_len).sum()
+}
+
+/// Largest padding added to keep the original page count.
+const MAX_PADDING: u64 = 64 * 1024;
+
+/// Extra lacing values needed so that the packets can fill every one of the
+/// original header pages (each page needs at least one), or `None` when no
+/// padding is wanted: already enough, or more would be needed than is worth it.
+fn lacing_shortfall(packets: &[Vec<Piece>], want_pages: u64) -> Option<u64> {
+    let total: u64 = packets
+        .iter()
+        .map(|p| page::lacing_count(packet_len(p)))
+        .sum();
+    let short = want_pages.checked_sub(total).filter(|&s| s > 0)?;
+    (short * 255 <= MAX_PADDING).then_some(short)
+}
+
 fn plan(input: &SynthInput<'_>) -> Result<Plan, FormatError> {
     let codec = codec_of(input.container)?;
     let stream = structural(input.structural, KIND_STREAM)
@@ -106,6 +133,7 @@ fn plan(input: &SynthInput<'_>) -> Result<Plan, FormatError> {
             "Ogg header page count".into(),
         ));
     }
+    let want_pages = u64::from(stream.header_pages) - 1;
     let mut first = structural(input.structural, KIND_IDENT)
         .ok_or_else(|| FormatError::MissingStructural("Ogg identification packet".into()))?
         .to_vec();
@@ -124,12 +152,11 @@ fn plan(input: &SynthInput<'_>) -> Result<Plan, FormatError> {
         .map(|v| String::from_utf8_lossy(v).into_owned())
         .unwrap_or_else(|| "musefs".into());
     let tags = fitting_tags(&vendor, input.tags, flac::MAX_BLOCK_LEN as u64);
-    let mut pieces = Vec::new();
-    let mut packet_lens = Vec::new();
+    let mut packets: Vec<Vec<Piece>> = Vec::new();
     match codec {
         Codec::Opus | Codec::Vorbis => {
+            let extra = structural(input.structural, KIND_OPUS_EXTRA).unwrap_or_default();
             let (head, setup, tail): (&[u8], Option<&[u8]>, &[u8]) = if codec == Codec::Opus {
-                let extra = structural(input.structural, KIND_OPUS_EXTRA).unwrap_or_default();
                 (b"OpusTags", None, extra)
             } else {
                 let setup = structural(input.structural, KIND_SETUP)
@@ -137,7 +164,10 @@ fn plan(input: &SynthInput<'_>) -> Result<Plan, FormatError> {
                 (b"\x03vorbis", Some(setup), &[1])
             };
             let budget = limits::MAX_HEADER_BYTES.saturating_sub(
-                head.len() as u64 + tail.len() as u64 + setup.map_or(0, |s| s.len() as u64),
+                head.len() as u64
+                    + tail.len() as u64
+                    + setup.map_or(0, |s| s.len() as u64)
+                    + MAX_PADDING,
             );
             // Pictures that fit the budget after the tags, in order.
             let mut used = fitting_len(&vendor, tags);
@@ -154,28 +184,32 @@ fn plan(input: &SynthInput<'_>) -> Result<Plan, FormatError> {
             }
             let mut bytes = head.to_vec();
             bytes.extend(comment_list(&vendor, tags, pics.len()));
-            let mut plen = bytes.len() as u64;
-            pieces.push(Piece::Bytes(bytes));
+            let mut comment = vec![Piece::Bytes(bytes)];
             for (p, prefix) in pics {
                 let b64_len = b64::encoded_len(prefix.len() as u64 + p.len);
                 let mut e = ((PICTURE_KEY.len() as u64 + b64_len) as u32)
                     .to_le_bytes()
                     .to_vec();
                 e.extend_from_slice(PICTURE_KEY);
-                plen += e.len() as u64 + b64_len;
-                pieces.push(Piece::Bytes(e));
-                pieces.push(Piece::B64 {
+                comment.push(Piece::Bytes(e));
+                comment.push(Piece::B64 {
                     prefix,
                     art_id: p.art_id,
                     len: p.len,
                 });
             }
-            pieces.push(Piece::Bytes(tail.to_vec()));
-            plen += tail.len() as u64;
-            packet_lens.push(plen);
+            comment.push(Piece::Bytes(tail.to_vec()));
+            packets.push(comment);
             if let Some(s) = setup {
-                pieces.push(Piece::Bytes(s.to_vec()));
-                packet_lens.push(s.len() as u64);
+                packets.push(vec![Piece::Bytes(s.to_vec())]);
+            }
+            // Zero padding after the comments (after Vorbis' framing bit; an
+            // Opus padding byte has its low bit clear) keeps the page count.
+            // Preserved Opus extra data must stay last, so it gets none.
+            if extra.is_empty()
+                && let Some(short) = lacing_shortfall(&packets, want_pages)
+            {
+                packets[0].push(Piece::Bytes(vec![0; (short * 255) as usize]));
             }
         }
         Codec::Flac => {
@@ -187,9 +221,16 @@ fn plan(input: &SynthInput<'_>) -> Result<Plan, FormatError> {
                 .map(|s| s.data.as_slice())
                 .collect();
             let comment = comment_list(&vendor, tags, 0);
-            let mut used = comment.len() as u64 + 4;
+            let mut used = comment.len() as u64 + 4 + MAX_PADDING;
             used += blocks.iter().map(|b| b.len() as u64 + 3).sum::<u64>();
-            let mut pics: Vec<(&PictureRef, Vec<u8>)> = Vec::new();
+            let mut c = flac_block_header(4, false, comment.len() as u64).to_vec();
+            c.extend(comment);
+            packets.push(vec![Piece::Bytes(c)]);
+            for b in blocks {
+                let mut v = flac_block_header(b[0], false, b.len() as u64 - 1).to_vec();
+                v.extend_from_slice(&b[1..]);
+                packets.push(vec![Piece::Bytes(v)]);
+            }
             for p in input.pictures {
                 let prefix = flac::picture_prefix(p);
                 let body = prefix.len() as u64 + p.len;
@@ -197,44 +238,39 @@ fn plan(input: &SynthInput<'_>) -> Result<Plan, FormatError> {
                     continue;
                 }
                 used += 4 + body;
-                pics.push((p, prefix));
-            }
-            let count = 1 + blocks.len() + pics.len();
-            let n = u16::try_from(count)
-                .map_err(|_| FormatError::Limit("too many Ogg FLAC metadata blocks".into()))?;
-            first[7..9].copy_from_slice(&n.to_be_bytes());
-            let mut left = count;
-            let mut last = || {
-                left -= 1;
-                left == 0
-            };
-            let mut c = flac_block_header(4, last(), comment.len() as u64).to_vec();
-            c.extend(comment);
-            packet_lens.push(c.len() as u64);
-            pieces.push(Piece::Bytes(c));
-            for b in blocks {
-                let mut v = flac_block_header(b[0], last(), b.len() as u64 - 1).to_vec();
-                v.extend_from_slice(&b[1..]);
-                packet_lens.push(v.len() as u64);
-                pieces.push(Piece::Bytes(v));
-            }
-            for (p, prefix) in pics {
-                let body = prefix.len() as u64 + p.len;
-                let mut v = flac_block_header(6, last(), body).to_vec();
+                let mut v = flac_block_header(6, false, body).to_vec();
                 v.extend(prefix);
-                packet_lens.push(v.len() as u64 + p.len);
-                pieces.push(Piece::Bytes(v));
-                pieces.push(Piece::Art {
-                    art_id: p.art_id,
-                    len: p.len,
-                });
+                packets.push(vec![
+                    Piece::Bytes(v),
+                    Piece::Art {
+                        art_id: p.art_id,
+                        len: p.len,
+                    },
+                ]);
+            }
+            // A PADDING block packet of `4 + n` bytes takes `(4 + n) / 255 + 1`
+            // lacing values: one sized to fill the missing ones keeps the page count.
+            if let Some(short) = lacing_shortfall(&packets, want_pages) {
+                let n = ((short - 1) * 255).max(4) - 4;
+                let mut v = flac_block_header(1, false, n).to_vec();
+                v.resize(4 + n as usize, 0);
+                packets.push(vec![Piece::Bytes(v)]);
+            }
+            let count = u16::try_from(packets.len())
+                .map_err(|_| FormatError::Limit("too many Ogg FLAC metadata blocks".into()))?;
+            first[7..9].copy_from_slice(&count.to_be_bytes());
+            if let Some(Piece::Bytes(b)) = packets.last_mut().and_then(|p| p.first_mut())
+                && let Some(t) = b.first_mut()
+            {
+                *t |= 0x80;
             }
         }
     }
+    let packet_lens = packets.iter().map(|p| packet_len(p)).collect();
     Ok(Plan {
         stream,
         first,
-        pieces,
+        pieces: packets.into_iter().flatten().collect(),
         packet_lens,
     })
 }

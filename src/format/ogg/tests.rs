@@ -17,8 +17,20 @@ const SERIAL: u32 = 0x0bad_cafe;
 /// other header packets on as few pages as possible, then `audio` pages of
 /// fake data, the last with EOS. Pages are sealed with correct CRCs.
 fn build(header: &[Vec<u8>], audio: &[usize], serial: u32, seq0: u32) -> (Vec<u8>, u64, u64) {
+    build_spread(header, audio, serial, seq0, 0)
+}
+
+/// Like `build`, with the header packets after the first spread over
+/// `spread` pages when they have enough lacing values for that.
+fn build_spread(
+    header: &[Vec<u8>],
+    audio: &[usize],
+    serial: u32,
+    seq0: u32,
+    spread: u64,
+) -> (Vec<u8>, u64, u64) {
     let lens: Vec<u64> = header[1..].iter().map(|p| p.len() as u64).collect();
-    let plan = page::plan_pages(header[0].len() as u64, &lens, 0).unwrap();
+    let plan = page::plan_pages(header[0].len() as u64, &lens, spread).unwrap();
     let stream: Vec<u8> = header[1..].concat();
     let mut out = Vec::new();
     let mut pos = 0usize;
@@ -486,11 +498,53 @@ fn big_pictures_renumber_the_audio_pages() {
         assert!(matches!(segs.last(), Some(Segment::OggRenumber(_))));
         let s = StreamInfo::decode(structural(&q, KIND_STREAM)).unwrap();
         assert!(s.header_pages > 3);
-        // Back to small tags: the large header shrinks, renumbered downwards.
+        // Back to small tags: padding keeps the page count of the large header.
         let (f2, ..) = round_trip(&f, &new, &[(1, big.clone())]);
-        let (_, segs, _) = round_trip(&f2, &tags(&[("title", "small")]), &[]);
-        assert!(matches!(segs.last(), Some(Segment::OggRenumber(_))));
+        let (_, segs, q) = round_trip(&f2, &tags(&[("title", "small")]), &[]);
+        assert!(matches!(segs.last(), Some(Segment::Backing { .. })));
+        assert!(q.pictures.is_empty());
     }
+}
+
+#[test]
+fn far_shrinking_headers_renumber_downwards() {
+    // A 300 KB comment spread over 400 pages; new small tags would need
+    // more padding than is worth it, so the audio pages move down.
+    let lyrics = "x".repeat(300_000);
+    let (f, ..) = build_spread(
+        &[opus_head(), tags_packet(&lyrics)],
+        &[100, 200],
+        SERIAL,
+        0,
+        400,
+    );
+    assert_eq!(check_pages(&f).len(), 403);
+    let p = probe_bytes(&f).unwrap();
+    assert_eq!(
+        p.tags[0].value,
+        crate::format::TagValue::Text(lyrics.clone())
+    );
+    let (out, segs, _) = round_trip(&f, &tags(&[("title", "small")]), &[]);
+    let Some(Segment::OggRenumber(r)) = segs.last() else {
+        panic!("expected renumbering")
+    };
+    assert_eq!(r.seq_delta(), 1u32.wrapping_sub(400));
+    assert_eq!(check_pages(&out).len(), 4);
+    // Moderate shrinking pads instead.
+    let (f, ..) = build_spread(&[opus_head(), tags_packet(&lyrics)], &[100], SERIAL, 0, 100);
+    let (out, segs, _) = round_trip(&f, &tags(&[("title", "small")]), &[]);
+    assert!(matches!(segs.last(), Some(Segment::Backing { .. })));
+    assert_eq!(check_pages(&out).len(), 102);
+}
+
+fn tags_packet(lyrics: &str) -> Vec<u8> {
+    let mut t = b"OpusTags".to_vec();
+    t.extend(vorbis_comment::encode(
+        "v",
+        &tags(&[("lyrics", lyrics)]),
+        &[],
+    ));
+    t
 }
 
 #[test]
