@@ -199,32 +199,39 @@ fn read_headers(src: &mut dyn Source, file_len: u64) -> Result<Headers, FormatEr
 
 /// Find the last valid page (capture pattern, parsable header, matching CRC)
 /// in the tail of the file, at or after `region_start`. Returns its start
-/// offset and header.
+/// offset and header. A small window is tried first for a page ending exactly
+/// at the end of the file (the common case, and cheap when scanning a
+/// library); then a window large enough for any page plus trailing non-Ogg
+/// bytes.
 fn last_page(
     src: &mut dyn Source,
     region_start: u64,
     file_len: u64,
 ) -> Result<Option<(u64, PageHeader)>, FormatError> {
-    let win = (file_len - region_start).min(2 * MAX_PAGE as u64);
-    let start = file_len - win;
-    src.seek(SeekFrom::Start(start))?;
-    let mut buf = vec![0u8; win as usize];
-    let n = read_up_to(src, &mut buf)?;
-    buf.truncate(n);
-    let mut i = buf.len().saturating_sub(HEADER_FIXED);
-    loop {
-        if buf[i..].starts_with(b"OggS")
-            && let Ok(h) = page::parse_header(&buf[i..])
-            && let Some(p) = buf.get(i..i + h.page_len())
-            && page::page_crc(p) == h.crc
-        {
-            return Ok(Some((start + i as u64, h)));
+    for (win, exact_end) in [(16 * 1024, true), (2 * MAX_PAGE as u64, false)] {
+        let win = (file_len - region_start).min(win);
+        let start = file_len - win;
+        src.seek(SeekFrom::Start(start))?;
+        let mut buf = vec![0u8; win as usize];
+        let n = read_up_to(src, &mut buf)?;
+        buf.truncate(n);
+        let mut i = buf.len().saturating_sub(HEADER_FIXED);
+        loop {
+            if buf[i..].starts_with(b"OggS")
+                && let Ok(h) = page::parse_header(&buf[i..])
+                && let Some(p) = buf.get(i..i + h.page_len())
+                && (!exact_end || i + h.page_len() == buf.len())
+                && page::page_crc(p) == h.crc
+            {
+                return Ok(Some((start + i as u64, h)));
+            }
+            if i == 0 {
+                break;
+            }
+            i -= 1;
         }
-        if i == 0 {
-            return Ok(None);
-        }
-        i -= 1;
     }
+    Ok(None)
 }
 
 /// Parse a Vorbis comment list: tags and vendor through the shared parser,

@@ -630,3 +630,21 @@ proptest! {
         round_trip(&f, &new, &pics);
     }
 }
+
+#[test]
+fn audio_range_ends_with_the_last_page() {
+    // A large last page (outside the small tail window) and trailing junk.
+    let mut t = b"OpusTags".to_vec();
+    t.extend(vorbis_comment::encode("v", &[], &[]));
+    let (f, aoff, alen) = build(&[opus_head(), t], &[100, 60_000], SERIAL, 0);
+    let p = probe_bytes(&f).unwrap();
+    assert_eq!((p.audio_offset, p.audio_len), (aoff, alen));
+    let mut junk = f.clone();
+    junk.extend_from_slice(b"TAG not an ogg page, e.g. an ID3v1 tag");
+    let p = probe_bytes(&junk).unwrap();
+    assert_eq!((p.audio_offset, p.audio_len), (aoff, alen));
+    // Junk larger than any page plus the window is refused, not misread.
+    let mut lots = f.clone();
+    lots.extend(vec![0u8; 2 * page::MAX_PAGE]);
+    assert!(probe_bytes(&lots).is_err());
+}
