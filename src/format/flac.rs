@@ -363,6 +363,7 @@ mod tests {
                 Segment::Backing { offset, len } => {
                     out.extend_from_slice(&f[*offset as usize..(*offset + *len) as usize])
                 }
+                Segment::OggRenumber(_) => panic!("FLAC synthesis never renumbers Ogg pages"),
             }
         }
         let q = probe(&mut Cursor::new(&out), out.len() as u64).unwrap();

@@ -230,6 +230,9 @@ pub enum Segment {
     Art { art_id: i64, offset: u64, len: u64 },
     /// A positioned read of the backing file.
     Backing { offset: u64, len: u64 },
+    /// Ogg pages read from the backing file with their sequence numbers
+    /// shifted and CRCs fixed while streaming (see [`ogg::Renumber`]).
+    OggRenumber(ogg::Renumber),
 }
 
 impl Segment {
@@ -237,6 +240,7 @@ impl Segment {
         match self {
             Segment::Inline(b) => b.len() as u64,
             Segment::Art { len, .. } | Segment::Backing { len, .. } => *len,
+            Segment::OggRenumber(r) => r.len(),
         }
     }
 

@@ -98,6 +98,7 @@ impl Layout {
                 Segment::Backing { offset: boff, .. } => {
                     backing.read_exact_at(out, boff + within)?;
                 }
+                Segment::OggRenumber(r) => r.read_at(within, out, backing)?,
             }
             done += n;
             i += 1;
