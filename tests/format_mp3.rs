@@ -633,6 +633,7 @@ t.add(m.PRIV(owner="WM/Provider", data=b"\x00\x01\xff"))
 t.save(sys.argv[1], v2_version=3, v1=0)
 ape = a.APEv2()
 ape["Title"] = "ape title"
+ape["Catalog"] = "CAT-1"
 ape.save(sys.argv[1])
 "#;
 
@@ -685,6 +686,11 @@ fn mutagen_v23_with_apev2_and_id3v1() {
         "ID3v1 fills keys the ID3v2 tag lacks"
     );
     assert_eq!(text(&p, "tracknumber"), ["4"]);
+    assert_eq!(
+        text(&p, "catalog"),
+        ["CAT-1"],
+        "APEv2 items fill keys the ID3v2 tag lacks"
+    );
     let popm = p
         .tags
         .iter()

@@ -115,6 +115,8 @@ struct Trailing {
     id3v1: Option<Vec<u8>>,
     /// An appended ID3v2 tag (with footer): its offset and length.
     id3v2: Option<(u64, u64)>,
+    /// APE tag items: offset and length of the item area.
+    ape: Option<(u64, u64)>,
 }
 
 fn trailing(src: &mut dyn Source, start: u64, file_len: u64) -> Result<Trailing, FormatError> {
@@ -142,6 +144,10 @@ fn trailing(src: &mut dyn Source, start: u64, file_len: u64) -> Result<Trailing,
                 let total = size + if flags & 0x8000_0000 != 0 { 32 } else { 0 };
                 if size >= 32 && total <= room {
                     t.end -= total;
+                    if t.ape.is_none() {
+                        let items_at = t.end + total - size;
+                        t.ape = Some((items_at, size - 32));
+                    }
                     continue;
                 }
             }
@@ -208,6 +214,63 @@ fn v1_tags(v1: &[u8]) -> Vec<Tag> {
     out
 }
 
+/// Text items of an APEv2 tag (the item area between header and footer),
+/// used only for keys the ID3v2 tag lacks. Binary and link items are skipped.
+fn ape_tags(mut b: &[u8]) -> Vec<Tag> {
+    let mut out = Vec::new();
+    while b.len() >= 9 && out.len() < limits::MAX_TAGS {
+        let len = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        let flags = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        let Some(nul) = b[8..].iter().position(|&c| c == 0) else {
+            break;
+        };
+        let key = String::from_utf8_lossy(&b[8..8 + nul]).to_ascii_lowercase();
+        let start = 8 + nul + 1;
+        let Some(value) = b.get(start..start.saturating_add(len)) else {
+            break;
+        };
+        b = &b[start + len..];
+        if (flags >> 1) & 3 != 0
+            || key.is_empty()
+            || key.len() > 255
+            || len > limits::MAX_TAG_VALUE_BYTES
+        {
+            continue;
+        }
+        let key = match key.as_str() {
+            "year" => "date",
+            "track" => "tracknumber",
+            "disc" => "discnumber",
+            "album artist" => "albumartist",
+            k => k,
+        };
+        for v in String::from_utf8_lossy(value)
+            .split('\0')
+            .filter(|v| !v.is_empty())
+        {
+            match v
+                .split_once('/')
+                .filter(|_| key == "tracknumber" || key == "discnumber")
+            {
+                Some((n, total)) => {
+                    let tkey = if key == "tracknumber" {
+                        "tracktotal"
+                    } else {
+                        "disctotal"
+                    };
+                    for (k, v) in [(key, n), (tkey, total)] {
+                        if !v.is_empty() {
+                            out.push(Tag::text(k, v));
+                        }
+                    }
+                }
+                None => out.push(Tag::text(key, v)),
+            }
+        }
+    }
+    out
+}
+
 /// Probe an MP3 file.
 pub fn probe(src: &mut dyn Source, file_len: u64) -> Result<Probe, FormatError> {
     let (mut parsed, start) = id3v2::read_leading(src, file_len)?;
@@ -228,6 +291,12 @@ pub fn probe(src: &mut dyn Source, file_len: u64) -> Result<Probe, FormatError> 
         }
     }
 
+    if let Some((pos, len)) = t.ape
+        && len <= limits::MAX_HEADER_BYTES
+    {
+        let buf = read_at(src, pos, len as usize)?;
+        merge_missing(&mut parsed.tags, ape_tags(&buf));
+    }
     if let Some(v1) = &t.id3v1 {
         merge_missing(&mut parsed.tags, v1_tags(v1));
     }
@@ -371,6 +440,7 @@ mod tests {
                 ("title", &t("v2 title")),
                 ("tracknumber", &t("4")),
                 ("tracktotal", &t("9")),
+                ("foo", &t("bar")),
                 ("artist", &t("v1 artist")),
                 ("date", &t("1987")),
                 ("comment", &t("v1 comment")),

@@ -48,6 +48,12 @@ pub fn skip_len(src: &mut dyn Source) -> Result<u64, FormatError> {
         let body = u64::from(syncsafe([h[6], h[7], h[8], h[9]]));
         let footer = if h[5] & 0x10 != 0 { 10 } else { 0 };
         pos += 10 + body + footer;
+        if pos > limits::MAX_HEADER_BYTES {
+            return Err(FormatError::Limit(format!(
+                "ID3v2 tags longer than {} bytes",
+                limits::MAX_HEADER_BYTES
+            )));
+        }
     }
 }
 
@@ -60,9 +66,6 @@ pub fn read_leading(src: &mut dyn Source, file_len: u64) -> Result<(Parsed, u64)
             "id3v2",
             "tag runs past the end of the file",
         ));
-    }
-    if end > limits::MAX_HEADER_BYTES {
-        return Err(FormatError::Limit(format!("ID3v2 tags of {end} bytes")));
     }
     let mut parsed = Parsed::default();
     src.seek(SeekFrom::Start(0))?;
