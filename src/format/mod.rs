@@ -311,7 +311,10 @@ pub fn probe(src: &mut dyn Source, file_len: u64, ext_hint: &str) -> Result<Prob
     if magic.starts_with(b"OggS") {
         return ogg::probe(src, file_len);
     }
-    if magic.len() >= 12 && &magic[0..4] == b"RIFF" && &magic[8..12] == b"WAVE" {
+    if magic.len() >= 12
+        && matches!(&magic[0..4], b"RIFF" | b"RF64" | b"BW64")
+        && &magic[8..12] == b"WAVE"
+    {
         return wav::probe(src, file_len);
     }
     if magic.len() >= 8 && &magic[4..8] == b"ftyp" {
@@ -382,9 +385,4 @@ pub fn structural<'a>(items: &'a [Structural], kind: &str) -> Option<&'a [u8]> {
         .iter()
         .find(|s| s.kind == kind)
         .map(|s| s.data.as_slice())
-}
-
-/// Placeholder for container families not implemented yet: a clear error, never a panic.
-pub(crate) fn not_yet(container: &str) -> FormatError {
-    FormatError::Unsupported(format!("{container} files are not supported yet"))
 }

@@ -503,6 +503,7 @@ mod tests {
                 Segment::Art { offset, len, .. } => {
                     out.extend_from_slice(&art[*offset as usize..(*offset + *len) as usize])
                 }
+                Segment::OggRenumber(_) => unreachable!("only Ogg renumbers pages"),
                 Segment::Backing { offset, len } => {
                     out.extend_from_slice(&backing[*offset as usize..(*offset + *len) as usize])
                 }

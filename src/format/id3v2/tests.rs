@@ -15,6 +15,7 @@ fn assemble(segs: &[Segment], art: &[u8]) -> Vec<u8> {
             Segment::Art { offset, len, .. } => {
                 out.extend_from_slice(&art[*offset as usize..(*offset + *len) as usize])
             }
+            Segment::OggRenumber(_) => unreachable!("only Ogg renumbers pages"),
             Segment::Backing { .. } => panic!("no backing in a tag"),
         }
     }

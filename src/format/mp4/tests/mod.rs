@@ -177,6 +177,7 @@ pub(super) fn assemble(segs: &[Segment], file: &[u8], arts: &[(i64, Vec<u8>)]) -
                 let a = &arts.iter().find(|(id, _)| id == art_id).unwrap().1;
                 out.extend_from_slice(&a[*offset as usize..(*offset + *len) as usize]);
             }
+            Segment::OggRenumber(_) => unreachable!("only Ogg renumbers pages"),
             Segment::Backing { offset, len } => {
                 out.extend_from_slice(&file[*offset as usize..(*offset + *len) as usize])
             }
