@@ -30,7 +30,17 @@ pub enum Command {
     /// and unchanged on disk are skipped; edits made in the store are kept.
     Scan(ScanArgs),
     /// Mount the store's library view. Blocks until unmounted, SIGINT or SIGTERM.
+    /// Under systemd (`serve`), serves the connection the unit's privileged
+    /// helper mounted, and takes it over again after a restart.
+    #[command(visible_alias = "serve")]
     Mount(MountArgs),
+    /// Service internals: mount in the host namespace and hand the FUSE fd to
+    /// systemd's fd store (ExecStartPre=+nsenter --target=1 --mount -- ...).
+    #[command(hide = true)]
+    MountHelper(MountArgs),
+    /// Service internals: unmount after a real stop (ExecStopPost=+...).
+    #[command(hide = true)]
+    UnmountHelper(MountArgs),
     /// Read and edit tags and pictures in the store. PATH is a file in a mount
     /// or a scanned backing file; a running mount shows edits at once.
     #[command(subcommand)]

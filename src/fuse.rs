@@ -2,6 +2,9 @@
 //! passthrough registration, kernel cache invalidation. No SQL, no format bytes.
 
 use crate::library::{Attr, Kind, LibError, Library, Mode, OpenFile, Refresh};
+
+pub mod privilege;
+pub mod takeover;
 use fuser::{
     BackingId, Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, INodeNo,
     InitFlags, KernelConfig, LockOwner, MountOption, Notifier, OpenFlags, ReplyAttr, ReplyData,
@@ -11,6 +14,7 @@ use fuser::{
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -22,6 +26,23 @@ const TTL: Duration = Duration::from_secs(1);
 
 /// Largest read we answer in one request (the kernel asks for at most this).
 const MAX_READ: usize = 1 << 20;
+
+/// Run a request handler's core call; a panic becomes EIO for this request
+/// (logged), and the server keeps going.
+fn guard<T>(op: &str, f: impl FnOnce() -> Result<T, LibError>) -> Result<T, LibError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!(op, "internal error (request failed with EIO): {msg}");
+            Err(LibError::Io(std::io::Error::other("internal error")))
+        }
+    }
+}
 
 /// Map a core error to exactly one errno.
 pub fn errno_of(e: &LibError) -> Errno {
@@ -103,7 +124,7 @@ impl MuseFs {
         if let Some(id) = ids.get(&ino).and_then(Weak::upgrade) {
             return Some(id);
         }
-        match reply.open_backing(&file.backing) {
+        match privilege::with_sys_admin(|| reply.open_backing(&file.backing)) {
             Ok(id) => {
                 let id = Arc::new(id);
                 ids.retain(|_, w| w.strong_count() > 0);
@@ -147,14 +168,14 @@ impl Filesystem for MuseFs {
         let Some(name) = name.to_str() else {
             return reply.error(Errno::ENOENT);
         };
-        match self.lib.lookup(parent.0, name) {
+        match guard("lookup", || self.lib.lookup(parent.0, name)) {
             Ok(a) => reply.entry(&TTL, &to_file_attr(&a), fuser::Generation(0)),
             Err(e) => reply.error(self.fail("lookup", parent.0, &e)),
         }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.lib.getattr(ino.0) {
+        match guard("getattr", || self.lib.getattr(ino.0)) {
             Ok(a) => reply.attr(&TTL, &to_file_attr(&a)),
             Err(e) => reply.error(self.fail("getattr", ino.0, &e)),
         }
@@ -164,7 +185,7 @@ impl Filesystem for MuseFs {
         if flags.0 & libc::O_ACCMODE != libc::O_RDONLY {
             return reply.error(Errno::EROFS);
         }
-        let file = match self.lib.open_file(ino.0) {
+        let file = match guard("open", || self.lib.open_file(ino.0)) {
             Ok(f) => f,
             Err(e) => return reply.error(self.fail("open", ino.0, &e)),
         };
@@ -208,7 +229,7 @@ impl Filesystem for MuseFs {
             if buf.len() < n {
                 buf.resize(n, 0);
             }
-            match self.lib.read(&h.file, offset, &mut buf[..n]) {
+            match guard("read", || self.lib.read(&h.file, offset, &mut buf[..n])) {
                 Ok(got) => reply.data(&buf[..got]),
                 Err(e) => reply.error(self.fail("read", ino.0, &e)),
             }
@@ -238,12 +259,14 @@ impl Filesystem for MuseFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let r = self.lib.readdir(ino.0, offset, |next, e| {
-            let kind = match e.kind {
-                Kind::Dir => FileType::Directory,
-                Kind::File => FileType::RegularFile,
-            };
-            reply.add(INodeNo(e.ino), next, kind, &e.name)
+        let r = guard("readdir", || {
+            self.lib.readdir(ino.0, offset, |next, e| {
+                let kind = match e.kind {
+                    Kind::Dir => FileType::Directory,
+                    Kind::File => FileType::RegularFile,
+                };
+                reply.add(INodeNo(e.ino), next, kind, &e.name)
+            })
         });
         match r {
             Ok(()) => reply.ok(),
@@ -311,15 +334,28 @@ pub struct MountHandle {
     session: Option<fuser::BackgroundSession>,
     notifier: Notifier,
     pub mountpoint: PathBuf,
+    /// The device of a connection someone else mounted (kept open for the
+    /// life of the process); such a mount is not ours to unmount.
+    adopted: Option<OwnedFd>,
 }
 
 impl MountHandle {
-    /// Unmount and wait for the session to end.
+    /// Unmount (when we mounted) and wait for the session to end.
     pub fn unmount(mut self) -> std::io::Result<()> {
+        if self.adopted.is_some() {
+            // The host-side helper unmounts; the kernel keeps the connection
+            // alive through systemd's fd store for a restarted server.
+            return Ok(());
+        }
         match self.session.take() {
             Some(s) => s.umount_and_join(),
             None => Ok(()),
         }
+    }
+
+    /// True for a connection handed to us (service mode).
+    pub fn is_adopted(&self) -> bool {
+        self.adopted.is_some()
     }
 
     /// True once the session thread has ended (e.g. `umount` from outside).
@@ -340,9 +376,7 @@ impl MountHandle {
     }
 }
 
-/// Mount `lib` at `opts.mountpoint` and serve it from background threads.
-pub fn mount(lib: Arc<Library>, opts: &MountOptions) -> std::io::Result<MountHandle> {
-    check_mountpoint(&opts.mountpoint)?;
+fn session_config(opts: &MountOptions) -> Config {
     let mut config = Config::default();
     config.mount_options = vec![
         MountOption::RO,
@@ -357,15 +391,97 @@ pub fn mount(lib: Arc<Library>, opts: &MountOptions) -> std::io::Result<MountHan
         config.acl = SessionACL::All;
     }
     config.n_threads = Some(opts.threads.max(1));
+    // Several threads on one fd (no clone_fd): requests of a dead server can
+    // then be resent to its successor (SERVICE-NOTES, trap 7).
     config.clone_fd = false;
-    let session = fuser::Session::new(MuseFs::new(lib), &opts.mountpoint, &config)?;
+    config
+}
+
+/// Mount `lib` at `opts.mountpoint` and serve it from background threads.
+/// CAP_SYS_ADMIN (if permitted) is effective only for the mount itself.
+pub fn mount(lib: Arc<Library>, opts: &MountOptions) -> std::io::Result<MountHandle> {
+    check_mountpoint(&opts.mountpoint)?;
+    let config = session_config(opts);
+    let session = privilege::with_sys_admin(|| {
+        fuser::Session::new(MuseFs::new(lib), &opts.mountpoint, &config)
+    })?;
+    privilege::lower();
     let notifier = session.notifier();
     let bg = session.spawn()?;
     Ok(MountHandle {
         session: Some(bg),
         notifier,
         mountpoint: opts.mountpoint.clone(),
+        adopted: None,
     })
+}
+
+/// What [`adopt`] did.
+pub struct Adopted {
+    pub handle: MountHandle,
+    /// The INIT request this connection was set up with (to keep for a
+    /// later takeover).
+    pub init: Vec<u8>,
+    /// True when an earlier server had already served this connection.
+    pub takeover: bool,
+}
+
+/// Serve a connected /dev/fuse descriptor mounted by someone else (the
+/// privileged helper). `saved_init` is the INIT request kept from the first
+/// server; without it, this is the first server and INIT is read from the
+/// device.
+pub fn adopt(
+    lib: Arc<Library>,
+    dev: OwnedFd,
+    saved_init: Option<Vec<u8>>,
+    opts: &MountOptions,
+) -> std::io::Result<Adopted> {
+    let (init, takeover) = match saved_init {
+        Some(i) => {
+            takeover::check_init(&i)?;
+            (i, true)
+        }
+        None => (takeover::read_init(&dev)?, false),
+    };
+    let (shim, session_end) = takeover::InitShim::new(&init)?;
+    let config = session_config(opts);
+    let acl = config.acl;
+    let session = fuser::Session::from_fd(MuseFs::new(lib), session_end, acl, config)?;
+    let reply = shim.finish(&dev)?;
+    if takeover {
+        if takeover::kernel_has_resend(&init) {
+            match takeover::notify_resend(&dev) {
+                Ok(()) => tracing::info!("took over the FUSE connection; pending requests resent"),
+                Err(e) => tracing::warn!("took over the FUSE connection; resend failed: {e}"),
+            }
+        } else {
+            tracing::info!("took over the FUSE connection (this kernel cannot resend requests)");
+        }
+    } else {
+        nix::unistd::write(&dev, &reply)?;
+    }
+    privilege::lower();
+    let notifier = session.notifier();
+    let bg = session.spawn()?;
+    Ok(Adopted {
+        handle: MountHandle {
+            session: Some(bg),
+            notifier,
+            mountpoint: opts.mountpoint.clone(),
+            adopted: Some(dev),
+        },
+        init,
+        takeover,
+    })
+}
+
+/// The mount(2) data string for a FUSE mount served through fd `fd`.
+pub fn mount_data(fd: i32, uid: u32, gid: u32, allow_other: bool) -> String {
+    let mut s = format!("fd={fd},rootmode=40000,user_id={uid},group_id={gid},default_permissions");
+    if allow_other {
+        s.push_str(",allow_other");
+    }
+    s
 }
 
 fn check_mountpoint(p: &Path) -> std::io::Result<()> {

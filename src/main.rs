@@ -5,6 +5,7 @@ mod cli;
 use clap::Parser;
 use cli::{Cli, Command, ModeArg, TagCommand};
 use musefs::scan::{ScanOptions, scan};
+use musefs::service::config;
 use musefs::store::{self, Store};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -72,33 +73,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tag(t) => tag(t),
         Command::Mount(a) => {
-            let resolved =
-                musefs::service::config::resolve(musefs::service::config::MountOverrides {
-                    config: a.config,
-                    store: a.db,
-                    mountpoint: a.mountpoint,
-                    template: a.template,
-                    mode: a.mode.map(|m| match m {
-                        ModeArg::Synthesis => "synthesis".into(),
-                        ModeArg::StructureOnly => "structure-only".into(),
-                    }),
-                    default_fallback: a.default_fallback,
-                    fallbacks: a.fallbacks,
-                    skip_on_missing: a.skip_on_missing,
-                    owner: a.owner,
-                    group: a.group,
-                    file_mode: a.file_mode,
-                    dir_mode: a.dir_mode,
-                    allow_other: a.allow_other,
-                    threads: a.threads,
-                })?;
-            if a.dry_run {
-                musefs::service::dry_run(resolved.library, a.limit, &mut std::io::stdout().lock())?;
+            let dry_run = a.dry_run;
+            let limit = a.limit;
+            let overrides = mount_overrides(a);
+            let resolved = config::resolve(overrides.clone())?;
+            if dry_run {
+                musefs::service::dry_run(resolved.library, limit, &mut std::io::stdout().lock())?;
             } else {
-                musefs::service::run_mount(resolved.library, resolved.mount)?;
+                musefs::service::run_mount(resolved.library, resolved.mount, || {
+                    Ok(config::resolve(overrides.clone())?.library)
+                })?;
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::MountHelper(a) => {
+            let r = config::resolve(mount_overrides(a))?;
+            musefs::service::helper::mount_helper(&r.mount, r.library.uid, r.library.gid)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::UnmountHelper(a) => {
+            let r = config::resolve(mount_overrides(a))?;
+            musefs::service::helper::unmount_helper(&r.mount)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn mount_overrides(a: cli::MountArgs) -> config::MountOverrides {
+    config::MountOverrides {
+        config: a.config,
+        store: a.db,
+        mountpoint: a.mountpoint,
+        template: a.template,
+        mode: a.mode.map(|m| match m {
+            ModeArg::Synthesis => "synthesis".into(),
+            ModeArg::StructureOnly => "structure-only".into(),
+        }),
+        default_fallback: a.default_fallback,
+        fallbacks: a.fallbacks,
+        skip_on_missing: a.skip_on_missing,
+        owner: a.owner,
+        group: a.group,
+        file_mode: a.file_mode,
+        dir_mode: a.dir_mode,
+        allow_other: a.allow_other,
+        threads: a.threads,
     }
 }
 

@@ -179,12 +179,30 @@ impl Library {
     /// Open the store read-only and build the first view.
     pub fn open(opts: Options) -> Result<Library> {
         let store = Store::open_ro(&opts.db)?;
+        Self::build(opts, Some(store))
+    }
+
+    /// Like [`Library::open`], but a store that does not exist yet gives an
+    /// empty view that fills in when the store appears (a service may start
+    /// before the first scan has finished). Other errors still fail.
+    pub fn open_or_wait(opts: Options) -> Result<Library> {
+        match Store::open_ro(&opts.db) {
+            Ok(store) => Self::build(opts, Some(store)),
+            Err(StoreError::NotFound(p)) => {
+                tracing::info!(store = %p.display(), "store does not exist yet; serving an empty tree until it appears");
+                Self::build(opts, None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn build(opts: Options, store: Option<Store>) -> Result<Library> {
         let lib = Library {
             layouts: WeightedCache::new(opts.layout_cache_bytes),
             art: WeightedCache::new(opts.art_cache_bytes),
             opts: ArcSwap::from_pointee(opts),
             state: RwLock::new(State::default()),
-            conn: Mutex::new(Some(store)),
+            conn: Mutex::new(store),
             pending: Mutex::new(Refresh::default()),
         };
         lib.refresh()?;
@@ -239,7 +257,13 @@ impl Library {
     /// most of the library changed. Returns what the kernel must forget
     /// (also accumulated for [`Library::take_pending`]).
     pub fn refresh(&self) -> Result<Refresh> {
-        let r = self.refresh_inner()?;
+        let r = match self.refresh_inner() {
+            // Still waiting for a store that does not exist yet.
+            Err(LibError::Store(StoreError::NotFound(_))) if self.state().track_count() == 0 => {
+                return Ok(Refresh::default());
+            }
+            r => r?,
+        };
         if !r.is_empty() {
             let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             p.inodes.extend_from_slice(&r.inodes);

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub mod config;
+pub mod helper;
+pub mod notify;
 pub mod watch;
 
 /// Set up logging: journald when stderr is the journal, readable stderr otherwise.
@@ -49,52 +51,137 @@ pub fn shutdown_flag() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-fn notify(state: &[sd_notify::NotifyState<'_>]) {
-    if std::env::var_os("NOTIFY_SOCKET").is_some() {
-        let _ = sd_notify::notify(state);
-    }
+/// Does the mount answer a lookup of its root? (In a thread: a mount whose
+/// server is not up yet would block the caller.)
+fn answers(mnt: &std::path::Path, wait: Duration) -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = mnt.to_owned();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::fs::metadata(&p).is_ok());
+    });
+    rx.recv_timeout(wait).unwrap_or(false)
 }
 
-/// Mount and serve until SIGINT/SIGTERM or an external unmount.
-pub fn run_mount(opts: Options, mount: MountOptions) -> anyhow::Result<()> {
+fn read_memfd(fd: &std::os::fd::OwnedFd) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let mut f = std::fs::File::from(fd.try_clone()?);
+    f.rewind()?;
+    let mut v = Vec::new();
+    f.read_to_end(&mut v)?;
+    Ok(v)
+}
+
+/// Keep the INIT request in the fd store so a restarted server can take over.
+fn save_init(init: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let fd = nix::sys::memfd::memfd_create("musefs-init", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
+    let mut f = std::fs::File::from(fd);
+    f.write_all(init)?;
+    notify::store_fd("init", &f)?;
+    Ok(())
+}
+
+/// Mount (or, under systemd, serve the connection the privileged helper
+/// mounted) and serve until SIGINT/SIGTERM or an external unmount. SIGHUP
+/// calls `reload` for new options and rebuilds the tree without unmounting.
+pub fn run_mount(
+    opts: Options,
+    mount: MountOptions,
+    reload: impl Fn() -> anyhow::Result<Options>,
+) -> anyhow::Result<()> {
+    // Before any thread exists: take the manager's fds, settle capabilities.
+    let mut fds = notify::take_listen_fds();
+    let have_admin = fuse::privilege::keep_only_sys_admin();
+    tracing::debug!("capabilities: {}", fuse::privilege::describe());
+    if !have_admin && opts.mode == crate::library::Mode::StructureOnly {
+        tracing::info!(
+            "no CAP_SYS_ADMIN: structure-only reads go through the daemon (no passthrough)"
+        );
+    }
     let stop = shutdown_flag()?;
-    let lib = Arc::new(Library::open(opts)?);
-    let handle = fuse::mount(Arc::clone(&lib), &mount)
-        .with_context(|| format!("cannot mount on {}", mount.mountpoint.display()))?;
-    // The session has completed INIT; prove the root answers before READY=1.
-    std::fs::metadata(&mount.mountpoint).context("mount does not answer")?;
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
+        .context("installing SIGHUP handler")?;
+    // Under systemd the store may not exist yet (first boot, scan still
+    // running): serve an empty tree until it appears. By hand, say so.
+    let lib = Arc::new(if notify::enabled() {
+        Library::open_or_wait(opts)?
+    } else {
+        Library::open(opts)?
+    });
+    let handle = match fds.remove("fuse") {
+        Some(dev) => {
+            let saved = match fds.remove("init") {
+                Some(m) => Some(read_memfd(&m).context("reading the saved INIT request")?),
+                None => None,
+            };
+            let a = fuse::adopt(Arc::clone(&lib), dev, saved, &mount)
+                .context("serving the FUSE connection from the fd store")?;
+            if !a.takeover {
+                save_init(&a.init).context("saving the INIT request to the fd store")?;
+            }
+            a.handle
+        }
+        None => fuse::mount(Arc::clone(&lib), &mount)
+            .with_context(|| format!("cannot mount on {}", mount.mountpoint.display()))?,
+    };
+    // READY=1 only once the root answers a lookup.
+    if !answers(&mount.mountpoint, Duration::from_secs(10)) {
+        tracing::warn!(
+            mountpoint = %mount.mountpoint.display(),
+            "the mount point does not answer from here (another mount namespace?); reporting ready anyway"
+        );
+    }
+    let status = || {
+        let (files, dirs) = lib.counts();
+        format!(
+            "serving {files} tracks in {} directories",
+            dirs.saturating_sub(1)
+        )
+    };
     let (files, dirs) = lib.counts();
-    tracing::info!(
-        mountpoint = %mount.mountpoint.display(),
-        files,
-        dirs,
-        "mounted"
-    );
-    let status = format!("serving {files} tracks in {dirs} directories");
-    notify(&[
-        sd_notify::NotifyState::Ready,
-        sd_notify::NotifyState::Status(&status),
-    ]);
+    tracing::info!(mountpoint = %mount.mountpoint.display(), files, dirs, "mounted");
+    notify::ready(&status());
+    let watchdog = notify::watchdog_interval();
+    let mut last_ping = std::time::Instant::now();
     let mut watcher = watch::StoreWatcher::new(&lib.options().db);
+    let mut refreshes = 0u64;
     while !stop.load(Ordering::Relaxed) && !handle.is_finished() {
         // Wake on a store write (debounced: a burst of commits costs one
         // refresh per 20 ms quiet period, at most 60 ms after the first) or
-        // every 250 ms as a safety net (and to notice SIGTERM).
+        // every 250 ms as a safety net (and to notice signals).
         watcher.wait(
             Duration::from_millis(250),
             Duration::from_millis(20),
             Duration::from_millis(60),
         );
+        if hup.swap(false, Ordering::Relaxed) {
+            notify::reloading();
+            match reload().and_then(|o| Ok(lib.reload(o)?)) {
+                Ok(_) => tracing::info!("configuration reloaded; tree rebuilt"),
+                Err(e) => tracing::error!("reload failed, keeping the old configuration: {e:#}"),
+            }
+            watcher = watch::StoreWatcher::new(&lib.options().db);
+            notify::ready(&status());
+        }
         if let Err(e) = lib.refresh() {
             tracing::warn!("refresh failed: {e}");
         }
         let r = lib.take_pending();
         if !r.is_empty() {
+            refreshes += 1;
             tracing::debug!(tracks = r.tracks, full = r.full, "refreshed");
             handle.invalidate(&r);
+            notify::status(&format!("{}; {refreshes} refreshes", status()));
+        }
+        if let Some(every) = watchdog
+            && last_ping.elapsed() >= every
+        {
+            notify::watchdog();
+            last_ping = std::time::Instant::now();
         }
     }
-    notify(&[sd_notify::NotifyState::Stopping]);
+    notify::stopping();
     if handle.is_finished() {
         tracing::info!("unmounted from outside; exiting");
     }
