@@ -1,5 +1,6 @@
 //! Command-line definitions.
 
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -31,6 +32,11 @@ pub enum Command {
     Scan(ScanArgs),
     /// Mount the store's library view. Blocks until unmounted, SIGINT or SIGTERM.
     Mount(MountArgs),
+    /// Check every stored track against its file: re-read the structure of
+    /// files that changed (curated tags kept); report or prune missing ones.
+    Revalidate(RevalidateArgs),
+    /// Compact the store file. Refused while a mount or scan uses the store.
+    Vacuum(VacuumArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,9 +66,74 @@ pub struct ScanArgs {
     )]
     pub jobs: usize,
 
-    /// Re-read tags and pictures from the files, OVERWRITING edits made in the store.
+    /// Re-read tags and pictures from every file, even unchanged ones,
+    /// OVERWRITING edits made in the store (by you, beets, Picard, ...).
     #[arg(long)]
     pub force: bool,
+
+    /// Files per write transaction.
+    #[arg(long, value_name = "N", default_value_t = musefs::scan::DEFAULT_BATCH,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub batch: usize,
+
+    /// Follow symbolic links below the given paths (cycles and files reached
+    /// twice are detected; the real path is stored).
+    #[arg(long)]
+    pub follow_symlinks: bool,
+
+    /// Fingerprint used to recognise moved files: quick (sha256 of the first
+    /// and last 64 KiB of the audio and its length) or full (every audio byte).
+    #[arg(long, value_enum, value_name = "HOW", default_value = "quick")]
+    pub checksum: ChecksumArg,
+
+    /// Print only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChecksumArg {
+    Quick,
+    Full,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RevalidateArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+
+    /// Delete tracks whose file is gone, then pictures no track uses.
+    #[arg(long)]
+    pub prune: bool,
+
+    /// With --prune: prune even when every stored track is missing (refused
+    /// by default: a disk that is not mounted looks the same).
+    #[arg(long, requires = "prune")]
+    pub yes: bool,
+
+    /// Probe worker threads (default: one per core).
+    #[arg(
+        long,
+        short = 'j',
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
+    pub jobs: usize,
+
+    /// Fingerprint written for files that changed (see `scan --checksum`).
+    #[arg(long, value_enum, value_name = "HOW", default_value = "quick")]
+    pub checksum: ChecksumArg,
+
+    /// Print only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VacuumArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
 
     /// Print only errors.
     #[arg(long, short)]

@@ -86,6 +86,8 @@ CREATE TABLE tracks (
     tags_edited_ns  INTEGER NOT NULL DEFAULT 0,
     fingerprint     BLOB
 ) STRICT;
+-- The scanner re-attaches a moved file's row by its content fingerprint.
+CREATE INDEX tracks_by_fingerprint ON tracks(fingerprint) WHERE fingerprint IS NOT NULL;
 
 CREATE TABLE tags (
     track_id   INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
