@@ -108,13 +108,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Revalidate(a) => {
             let db = a.store.db.unwrap_or_else(store::default_path);
+            if !db.exists() {
+                anyhow::bail!(store::StoreError::NotFound(db));
+            }
             let _lock = match Store::lock_shared(&db) {
                 Ok(l) => l,
                 Err(e) => return busy(e),
             };
-            if !db.exists() {
-                anyhow::bail!(store::StoreError::NotFound(db));
-            }
             let st = Store::open_rw(&db)?;
             let stop = musefs::service::shutdown_flag()?;
             let opts = RevalidateOptions {

@@ -400,3 +400,6 @@ pub fn ids_by_path(store: &Store) -> Result<HashMap<String, i64>, StoreError> {
         .map(|(p, (id, _))| (p, id))
         .collect())
 }
+
+#[cfg(test)]
+mod tests;

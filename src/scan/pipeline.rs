@@ -39,14 +39,21 @@ impl Flow {
         self.s.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Wait until `ok` holds; false when halted or stopped.
-    fn wait(&self, stop: &AtomicBool, mut ok: impl FnMut(&FlowState) -> bool) -> bool {
+    /// Wait until `ok` holds, then run `then` under the same lock; false
+    /// when halted or stopped.
+    fn wait(
+        &self,
+        stop: &AtomicBool,
+        mut ok: impl FnMut(&FlowState) -> bool,
+        then: impl FnOnce(&mut FlowState),
+    ) -> bool {
         let mut g = self.lock();
         loop {
             if g.halted {
                 return false;
             }
             if ok(&g) {
+                then(&mut g);
                 return true;
             }
             if stop.load(Ordering::Relaxed) {
@@ -61,7 +68,7 @@ impl Flow {
     }
 
     fn admit(&self, i: usize, stop: &AtomicBool) -> bool {
-        self.wait(stop, |s| i < s.next + WINDOW)
+        self.wait(stop, |s| i < s.next + WINDOW, |_| {})
     }
 
     /// Reserve `bytes` for result `i`. Never refuses the result the writer
@@ -69,13 +76,11 @@ impl Flow {
     /// `stop`: a probed result is always delivered.
     fn reserve(&self, i: usize, bytes: u64) -> bool {
         let never = AtomicBool::new(false);
-        let ok = self.wait(&never, |s| {
-            i == s.next || s.used == 0 || s.used + bytes <= BUDGET_BYTES
-        });
-        if ok {
-            self.lock().used += bytes;
-        }
-        ok
+        self.wait(
+            &never,
+            |s| i == s.next || s.used == 0 || s.used + bytes <= BUDGET_BYTES,
+            |s| s.used += bytes,
+        )
     }
 
     fn done(&self, next: usize, bytes: u64) {

@@ -315,4 +315,42 @@ mod tests {
         assert!(s.check_integrity().unwrap().is_empty());
         assert_eq!(s.stored_tracks().unwrap().len(), 1);
     }
+
+    #[test]
+    fn a_refused_file_rolls_back_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open_rw(&d.path().join("s.db")).unwrap();
+        let ins = |w: &mut crate::store::ScanWriter<'_>, path: &str, size: i64| {
+            w.file(|w| {
+                w.exec(
+                    "INSERT INTO tracks(path, format, audio_offset, audio_length, file_size, \
+                     mtime_ns, ctime_ns, inode) VALUES (?1, 'flac', 0, 10, ?2, 0, 0, 1)",
+                    rusqlite::params![path, size],
+                )?;
+                w.exec(
+                    "INSERT INTO tags(track_id, key, value) VALUES (last_insert_rowid(), 't', 'v')",
+                    [],
+                )
+            })
+        };
+        let mut w = s.writer().unwrap();
+        ins(&mut w, "/a.flac", 10).unwrap();
+        // file_size < audio range: the CHECK refuses the second row.
+        let e = ins(&mut w, "/b.flac", 5).unwrap_err();
+        assert!(e.is_per_row(), "{e}");
+        ins(&mut w, "/c.flac", 10).unwrap();
+        w.commit().unwrap();
+        let paths: Vec<String> = s
+            .stored_tracks()
+            .unwrap()
+            .into_iter()
+            .map(|t| t.path)
+            .collect();
+        assert_eq!(paths, ["/a.flac", "/c.flac"]);
+        let tags: i64 = s
+            .conn()
+            .query_row("SELECT count(*) FROM tags", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tags, 2);
+    }
 }

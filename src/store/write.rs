@@ -110,7 +110,7 @@ impl ScanWriter<'_> {
         self.store.err(e)
     }
 
-    fn exec(&self, sql: &str, p: impl rusqlite::Params) -> Result<usize> {
+    pub(super) fn exec(&self, sql: &str, p: impl rusqlite::Params) -> Result<usize> {
         self.store
             .conn
             .prepare_cached(sql)
@@ -285,7 +285,8 @@ impl ScanWriter<'_> {
             )
             .map_err(|e| self.err(e))?;
         for tag in &p.tags {
-            if tag.key.is_empty() || tag.key.len() > 255 {
+            // What the key CHECK refuses (SQLite measures text up to a NUL).
+            if tag.key.is_empty() || tag.key.len() > 255 || tag.key.contains('\0') {
                 continue;
             }
             // The store's CHECK wants ASCII lower case (SQLite's lower()).
