@@ -77,8 +77,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(a) => {
             let db = a.store.db.unwrap_or_else(store::default_path);
             for p in &a.paths {
-                if std::fs::metadata(p).is_err() {
-                    anyhow::bail!("{}: no such file or directory", p.display());
+                if let Err(e) = std::fs::metadata(p) {
+                    anyhow::bail!("{}: {e}", p.display());
                 }
             }
             let _lock = match Store::lock_shared(&db) {
