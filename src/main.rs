@@ -77,8 +77,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(a) => {
             let db = a.store.db.unwrap_or_else(store::default_path);
             for p in &a.paths {
-                if let Err(e) = std::fs::metadata(p) {
-                    anyhow::bail!("{}: {e}", p.display());
+                match std::fs::metadata(p) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        anyhow::bail!("{}: no such file or directory", p.display())
+                    }
+                    Err(e) => anyhow::bail!("{}: {e}", p.display()),
+                    Ok(_) => {}
                 }
             }
             let _lock = match Store::lock_shared(&db) {

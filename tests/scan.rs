@@ -493,7 +493,7 @@ fn bad_paths_are_refused_before_anything_is_written() {
     let db = tmp.path().join("sub/store.db");
     let o = scan(&db, &[s(&tmp.path().join("missing"))]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("missing: No such file or directory"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing: no such file or directory"));
     assert!(!db.exists());
     // A relative path and a single file both work; paths are stored absolute.
     let f = tmp.path().join("one.flac");

@@ -157,3 +157,28 @@ fn a_key_the_store_cannot_hold_is_dropped_not_fatal() {
     assert_eq!((r.added, r.failed.len()), (3, 0), "{r:?}");
     assert!(store.check_integrity().unwrap().is_empty());
 }
+
+#[test]
+fn scanned_rows_are_clean_and_later_tag_inserts_still_bump() {
+    let (_d, music, store) = setup(2, 10);
+    let stop = AtomicBool::new(false);
+    scan(&store, &ScanOptions::new(vec![music]), &stop, |_| {}).unwrap();
+    let q = |sql: &str| -> i64 { store.conn().query_row(sql, [], |r| r.get(0)).unwrap() };
+    // One log entry per new track, no bump for the tags it was built with.
+    assert_eq!(q("SELECT count(*) FROM changes"), 2);
+    assert_eq!(q("SELECT max(content_version) FROM tracks"), 1);
+    assert_eq!(q("SELECT min(tags_edited_ns) FROM tracks"), 0);
+    assert_eq!(q("SELECT max(tags_edited_ns) FROM tracks"), 0);
+    let w = store.change_watermark().unwrap();
+    store
+        .conn()
+        .execute_batch(
+            "INSERT INTO tags(track_id, key, ordinal, value) VALUES (1, 'genre', 0, 'Jazz');
+             INSERT INTO track_art(track_id, ordinal, art_id) VALUES (2, 5, 1);",
+        )
+        .unwrap();
+    assert_eq!(q("SELECT content_version FROM tracks WHERE id = 1"), 2);
+    assert_eq!(q("SELECT content_version FROM tracks WHERE id = 2"), 2);
+    assert!(q("SELECT min(tags_edited_ns) FROM tracks") > 0);
+    assert!(store.change_watermark().unwrap() > w);
+}

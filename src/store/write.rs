@@ -158,9 +158,12 @@ impl ScanWriter<'_> {
         match existing {
             None => {
                 let p = t.probe;
+                // tags_edited_ns = -1 marks the row as being built: the
+                // tag and picture insert triggers skip it (see schema.rs).
                 self.exec(
                     "INSERT INTO tracks(path, format, audio_offset, audio_length, file_size, \
-                     mtime_ns, ctime_ns, inode, fingerprint) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                     mtime_ns, ctime_ns, inode, fingerprint, tags_edited_ns) \
+                     VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,-1)",
                     params![
                         t.path,
                         p.container.as_str(),
@@ -176,6 +179,7 @@ impl ScanWriter<'_> {
                 let id = self.store.conn.last_insert_rowid();
                 self.insert_structural(id, p)?;
                 self.insert_tags_and_art(id, p)?;
+                self.exec("UPDATE tracks SET tags_edited_ns = 0 WHERE id = ?1", [id])?;
                 Ok(Upsert::Added)
             }
             Some(id) => self.update(id, t, fingerprint, replace_tags),
