@@ -15,7 +15,7 @@ pub use revalidate::{RevalidateOptions, RevalidateReport, revalidate};
 
 use crate::store::{NewTrack, Stamp, Store, StoreError, Upsert};
 use probe::{FP_FULL, FP_QUICK, Probed};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -372,15 +372,6 @@ impl ScanReport {
         }
         out
     }
-
-    /// Failure counts grouped by reason.
-    pub fn failures_by_reason(&self) -> BTreeMap<String, u64> {
-        let mut m = BTreeMap::new();
-        for (_, why) in &self.failed {
-            *m.entry(why.clone()).or_default() += 1;
-        }
-        m
-    }
 }
 
 /// Quick and full fingerprints are tagged by their first byte.
@@ -390,15 +381,6 @@ pub fn fingerprint_scheme(fp: &[u8]) -> Option<Checksum> {
         Some(&FP_FULL) => Some(Checksum::Full),
         _ => None,
     }
-}
-
-/// Tracks per path, for tests and tools.
-pub fn ids_by_path(store: &Store) -> Result<HashMap<String, i64>, StoreError> {
-    Ok(store
-        .known_stamps()?
-        .into_iter()
-        .map(|(p, (id, _))| (p, id))
-        .collect())
 }
 
 #[cfg(test)]

@@ -2,7 +2,16 @@
 //! in tests/scan.rs use ffmpeg fixtures and the real binary).
 
 use super::*;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
+
+fn ids_by_path(store: &Store) -> Result<HashMap<String, i64>, StoreError> {
+    Ok(store
+        .known_stamps()?
+        .into_iter()
+        .map(|(p, (id, _))| (p, id))
+        .collect())
+}
 
 /// A minimal FLAC file: STREAMINFO, a Vorbis comment, optionally a picture
 /// of `pic` bytes, then `audio` as the frames.
