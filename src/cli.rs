@@ -1,5 +1,6 @@
 //! Command-line definitions.
 
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -45,6 +46,11 @@ pub enum Command {
     /// or a scanned backing file; a running mount shows edits at once.
     #[command(subcommand)]
     Tag(TagCommand),
+    /// Check every stored track against its file: re-read the structure of
+    /// files that changed (curated tags kept); report or prune missing ones.
+    Revalidate(RevalidateArgs),
+    /// Compact the store file. Refused while a mount or scan uses the store.
+    Vacuum(VacuumArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,8 +66,13 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub store: StoreArg,
 
-    /// Directories or files to scan.
-    #[arg(required = true, value_name = "PATH")]
+    /// A mount's TOML config: its `store` and `library` paths are used when
+    /// --db and PATH are not given (the scan service runs this way).
+    #[arg(long, short, env = "MUSEFS_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Directories or files to scan (default: the config's `library`).
+    #[arg(value_name = "PATH", required_unless_present = "config")]
     pub paths: Vec<PathBuf>,
 
     /// Probe worker threads (default: one per core).
@@ -74,9 +85,74 @@ pub struct ScanArgs {
     )]
     pub jobs: usize,
 
-    /// Re-read tags and pictures from the files, OVERWRITING edits made in the store.
+    /// Re-read tags and pictures from every file, even unchanged ones,
+    /// OVERWRITING edits made in the store (by you, beets, Picard, ...).
     #[arg(long)]
     pub force: bool,
+
+    /// Files per write transaction.
+    #[arg(long, value_name = "N", default_value_t = musefs::scan::DEFAULT_BATCH,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub batch: usize,
+
+    /// Follow symbolic links below the given paths (cycles and files reached
+    /// twice are detected; the real path is stored).
+    #[arg(long)]
+    pub follow_symlinks: bool,
+
+    /// Fingerprint used to recognise moved files: quick (sha256 of the first
+    /// and last 64 KiB of the audio and its length) or full (every audio byte).
+    #[arg(long, value_enum, value_name = "HOW", default_value = "quick")]
+    pub checksum: ChecksumArg,
+
+    /// Print only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChecksumArg {
+    Quick,
+    Full,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RevalidateArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+
+    /// Delete tracks whose file is gone, then pictures no track uses.
+    #[arg(long)]
+    pub prune: bool,
+
+    /// With --prune: prune even when every stored track is missing (refused
+    /// by default: a disk that is not mounted looks the same).
+    #[arg(long, requires = "prune")]
+    pub yes: bool,
+
+    /// Probe worker threads (default: one per core).
+    #[arg(
+        long,
+        short = 'j',
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
+    pub jobs: usize,
+
+    /// Fingerprint written for files that changed (see `scan --checksum`).
+    #[arg(long, value_enum, value_name = "HOW", default_value = "quick")]
+    pub checksum: ChecksumArg,
+
+    /// Print only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VacuumArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
 
     /// Print only errors.
     #[arg(long, short)]

@@ -323,3 +323,25 @@ fn bad_input_is_a_clear_error() {
     );
     let _ = Path::new(dbs);
 }
+
+#[test]
+fn vacuum_refuses_while_mounted() {
+    let l = library();
+    scan(&l);
+    let mnt = l.root.join("mnt");
+    let mut m = Mount::start(&l.db, &mnt, &[]);
+    let out = musefs(&["vacuum", "--db", l.db.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in use"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(m.stop().code(), Some(0));
+    let out = musefs(&["vacuum", "--db", l.db.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

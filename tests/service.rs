@@ -90,7 +90,11 @@ impl Manager {
         let t0 = Instant::now();
         while t0.elapsed() < timeout {
             self.pump();
-            if self.log.iter().any(|m| m.lines().any(|l| l.starts_with(what))) {
+            if self
+                .log
+                .iter()
+                .any(|m| m.lines().any(|l| l.starts_with(what)))
+            {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -113,15 +117,24 @@ fn library(dir: &Path) -> (PathBuf, PathBuf) {
             &music.join(format!("{i}.flac")),
             1.0,
             300 + 100 * i,
-            &[("title", &format!("T{i}")), ("album", "Alb"), ("artist", "Art")],
+            &[
+                ("title", &format!("T{i}")),
+                ("album", "Alb"),
+                ("artist", "Art"),
+            ],
             None,
         );
     }
     let db = dir.join("store.db");
     assert!(
-        musefs(&["scan", "--db", db.to_str().unwrap(), music.to_str().unwrap()])
-            .status
-            .success()
+        musefs(&[
+            "scan",
+            "--db",
+            db.to_str().unwrap(),
+            music.to_str().unwrap()
+        ])
+        .status
+        .success()
     );
     (music, db)
 }
@@ -165,11 +178,21 @@ fn readiness_reload_watchdog_and_capabilities() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    assert!(m.wait_for("READY=1", Duration::from_secs(20)), "{:?}", m.log);
+    assert!(
+        m.wait_for("READY=1", Duration::from_secs(20)),
+        "{:?}",
+        m.log
+    );
     // READY only once the mount answers.
     assert!(is_mounted(&mnt));
     assert!(mnt.join("Alb/T0.flac").exists());
-    assert!(m.log.iter().any(|l| l.contains("STATUS=serving 3 tracks in 1 directories")), "{:?}", m.log);
+    assert!(
+        m.log
+            .iter()
+            .any(|l| l.contains("STATUS=serving 3 tracks in 1 directories")),
+        "{:?}",
+        m.log
+    );
     // Only CAP_SYS_ADMIN is left, and it is not effective.
     assert_eq!(proc_status(child.id(), "CapPrm:"), "0000000000200000");
     assert_eq!(proc_status(child.id(), "CapEff:"), "0000000000000000");
@@ -196,7 +219,9 @@ fn readiness_reload_watchdog_and_capabilities() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(m.count("READY=1") > readies);
-    assert!(wait_until(Duration::from_secs(2), || mnt.join("Art/T0.flac").exists()));
+    assert!(wait_until(Duration::from_secs(2), || mnt
+        .join("Art/T0.flac")
+        .exists()));
     assert!(!mnt.join("Alb").exists());
     assert!(is_mounted(&mnt));
     // SIGTERM: STOPPING, clean unmount, exit 0.
@@ -222,7 +247,13 @@ fn start_server(m: &Manager, cfg: &Path, log: &Path) -> Child {
         .arg(BIN)
         .arg(cfg)
         .env("NOTIFY_SOCKET", &m.path)
-        .stderr(std::fs::File::options().append(true).create(true).open(log).unwrap());
+        .stderr(
+            std::fs::File::options()
+                .append(true)
+                .create(true)
+                .open(log)
+                .unwrap(),
+        );
     // SAFETY: only dup2/fcntl (async-signal-safe) between fork and exec.
     unsafe {
         c.pre_exec(move || {
@@ -271,15 +302,30 @@ fn sigkill_and_takeover_keep_the_mount_with_zero_reader_errors() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let out = helper.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     m.pump();
     assert!(is_mounted(&mnt));
-    assert_eq!(m.store.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["fuse"]);
+    assert_eq!(
+        m.store.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
+        ["fuse"]
+    );
 
     let mut server = start_server(&m, &cfg, &log);
-    assert!(m.wait_for("READY=1", Duration::from_secs(20)), "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(
+        m.wait_for("READY=1", Duration::from_secs(20)),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     m.pump();
-    assert!(m.store.iter().any(|s| s.0 == "init"), "INIT kept in the store: {:?}", m.log);
+    assert!(
+        m.store.iter().any(|s| s.0 == "init"),
+        "INIT kept in the store: {:?}",
+        m.log
+    );
     let file = mnt.join("Alb/T1.flac");
     let want = std::fs::read(&file).unwrap();
 
@@ -288,8 +334,13 @@ fn sigkill_and_takeover_keep_the_mount_with_zero_reader_errors() {
     let (errors, reads) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut readers = Vec::new();
     for _ in 0..2 {
-        let (stop, errors, reads, file, want) =
-            (stop.clone(), errors.clone(), reads.clone(), file.clone(), want.clone());
+        let (stop, errors, reads, file, want) = (
+            stop.clone(),
+            errors.clone(),
+            reads.clone(),
+            file.clone(),
+            want.clone(),
+        );
         readers.push(std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 match std::fs::read(&file) {
@@ -320,7 +371,11 @@ fn sigkill_and_takeover_keep_the_mount_with_zero_reader_errors() {
             m.pump();
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(m.count("READY=1") > readies, "round {round}: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        assert!(
+            m.count("READY=1") > readies,
+            "round {round}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
     std::thread::sleep(Duration::from_millis(400));
     stop.store(true, Ordering::Relaxed);
@@ -328,8 +383,14 @@ fn sigkill_and_takeover_keep_the_mount_with_zero_reader_errors() {
         r.join().unwrap();
     }
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(log_text.contains("took over the FUSE connection"), "{log_text}");
-    let (e, n) = (errors.load(Ordering::Relaxed), reads.load(Ordering::Relaxed));
+    assert!(
+        log_text.contains("took over the FUSE connection"),
+        "{log_text}"
+    );
+    let (e, n) = (
+        errors.load(Ordering::Relaxed),
+        reads.load(Ordering::Relaxed),
+    );
     eprintln!("{n} reads across two SIGKILL takeovers, {e} errors");
     assert!(n > 10);
     assert_eq!(e, 0, "reader errors across takeovers\n{log_text}");
@@ -342,6 +403,10 @@ fn sigkill_and_takeover_keep_the_mount_with_zero_reader_errors() {
         .env("SERVICE_RESULT", "success")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!is_mounted(&mnt));
 }

@@ -21,6 +21,9 @@ pub struct FileConfig {
     pub store: Option<PathBuf>,
     /// Directory to mount on.
     pub mountpoint: Option<PathBuf>,
+    /// The backing library's root directories: what `musefs scan --config`
+    /// scans, and the only places the mount serves files from.
+    pub library: Option<Vec<PathBuf>>,
     /// Path template (docs/TEMPLATES.md).
     pub template: Option<String>,
     /// `synthesis` or `structure-only`.

@@ -102,6 +102,16 @@ pub fn run_mount(
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
         .context("installing SIGHUP handler")?;
+    // Vacuum must not rewrite the store under a running mount.
+    let _lock = match crate::store::Store::lock_shared(&opts.db) {
+        Ok(l) => Some(l),
+        Err(crate::store::maintenance::LockError::Io { .. }) if !opts.db.exists() => None,
+        Err(e @ crate::store::maintenance::LockError::Io { .. }) => {
+            tracing::warn!("cannot lock the store ({e}); `musefs vacuum` will not see this mount");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
     // Under systemd the store may not exist yet (first boot, scan still
     // running): serve an empty tree until it appears. By hand, say so.
     let lib = Arc::new(if notify::enabled() {

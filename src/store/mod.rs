@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub mod edit;
+pub mod maintenance;
 mod read;
 pub mod schema;
 mod write;

@@ -34,10 +34,15 @@ fn bump(ids: &str) -> String {
 
 fn v1_triggers() -> String {
     let mut out = String::new();
-    // Edits by external writers: tags and picture links.
+    // Edits by external writers: tags and picture links. A track the
+    // scanner is still building in its open transaction (tags_edited_ns
+    // = -1, reset before commit, so never seen by a reader) needs neither a
+    // bump nor a log entry for each tag it gets: its insert is logged.
     for table in ["tags", "track_art"] {
         out += &format!(
-            "CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN {} {} END;\n",
+            "CREATE TRIGGER {table}_ai AFTER INSERT ON {table} \
+             WHEN (SELECT tags_edited_ns FROM tracks WHERE id = NEW.track_id) >= 0 \
+             BEGIN {} {} END;\n",
             bump("NEW.track_id"),
             log("NEW.track_id")
         );
@@ -86,6 +91,8 @@ CREATE TABLE tracks (
     tags_edited_ns  INTEGER NOT NULL DEFAULT 0,
     fingerprint     BLOB
 ) STRICT;
+-- The scanner re-attaches a moved file's row by its content fingerprint.
+CREATE INDEX tracks_by_fingerprint ON tracks(fingerprint) WHERE fingerprint IS NOT NULL;
 
 CREATE TABLE tags (
     track_id   INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
