@@ -39,7 +39,12 @@ pkgs.testers.runNixOSTest {
         extraGroups = [ "audio" ];
       };
       users.users.bob.isNormalUser = true;
-      systemd.tmpfiles.rules = [ "d /srv/music 0755 root root -" ];
+      # The library is readable only through the group music, as docs/NIXOS.md
+      # advises: the scan (PrivateUsers=yes) and the servers read it through
+      # the musefs user's supplementary group.
+      users.groups.music = { };
+      users.users.musefs.extraGroups = [ "music" ];
+      systemd.tmpfiles.rules = [ "d /srv/music 0750 root music -" ];
 
       services.musefs = {
         enable = true;
