@@ -193,8 +193,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::MountHelper(a) => {
+            let owner_given = a.owner.is_some() || a.config.is_some();
             let r = config::resolve(mount_overrides(a))?;
-            musefs::service::helper::mount_helper(&r.mount, r.library.uid, r.library.gid)?;
+            let (uid, gid) = musefs::service::helper::mount_owner(&r, owner_given);
+            musefs::service::helper::mount_helper(&r.mount, uid, gid)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::UnmountHelper(a) => {

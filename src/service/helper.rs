@@ -50,6 +50,21 @@ fn is_dead(mnt: &Path, wait: Duration) -> bool {
     matches!(rx.recv_timeout(wait), Ok(Err(Some(libc::ENOTCONN))))
 }
 
+/// The uid/gid the mount belongs to (FUSE's `user_id`/`group_id`: without
+/// allow_other, only this user may use the mount). The config's `owner` and
+/// `group` when set, else the `musefs` system user the units run as, else root.
+pub fn mount_owner(r: &super::config::Resolved, config_given: bool) -> (u32, u32) {
+    // SAFETY: getuid has no preconditions.
+    let me = unsafe { libc::getuid() };
+    if config_given && r.library.uid != me {
+        return (r.library.uid, r.library.gid);
+    }
+    match nix::unistd::User::from_name("musefs") {
+        Ok(Some(u)) => (u.uid.as_raw(), u.gid.as_raw()),
+        _ => (r.library.uid, r.library.gid),
+    }
+}
+
 /// Mount and put the device into the fd store.
 pub fn mount_helper(opts: &MountOptions, owner_uid: u32, owner_gid: u32) -> anyhow::Result<()> {
     let mnt = &opts.mountpoint;

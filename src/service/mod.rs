@@ -167,7 +167,18 @@ pub fn run_mount(
         );
         if hup.swap(false, Ordering::Relaxed) {
             notify::reloading();
-            match reload().and_then(|o| Ok(lib.reload(o)?)) {
+            let current = lib.options();
+            let fixed = reload().map(|mut o| {
+                // The store and the mode are bound to open handles and the
+                // negotiated connection: they change only with a restart.
+                if o.db != current.db || o.mode != current.mode {
+                    tracing::warn!("store and mode changes take effect at the next restart");
+                    o.db = current.db.clone();
+                    o.mode = current.mode;
+                }
+                o
+            });
+            match fixed.and_then(|o| Ok(lib.reload(o)?)) {
                 Ok(_) => tracing::info!("configuration reloaded; tree rebuilt"),
                 Err(e) => tracing::error!("reload failed, keeping the old configuration: {e:#}"),
             }
