@@ -345,3 +345,122 @@ fn vacuum_refuses_while_mounted() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn dry_run_lists_what_the_mount_shows() {
+    let l = library();
+    scan(&l);
+    let tmpl = "%first{$albumartist}/$albumartist/[$date - ]$album/%pad{2,$tracknumber} $title";
+    let out = musefs(&[
+        "mount",
+        "--db",
+        l.db.to_str().unwrap(),
+        "--template",
+        tmpl,
+        "--dry-run",
+        "--limit",
+        "0",
+        "/nonexistent-mountpoint-is-fine-for-a-dry-run",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().starts_with("3 tracks in "));
+    let listed: Vec<String> = lines.map(str::to_owned).collect();
+    let mnt = l.root.join("mnt");
+    let _m = Mount::start(&l.db, &mnt, &["--template", tmpl]);
+    assert_eq!(list_files(&mnt), listed);
+    assert!(
+        listed.contains(&"A/Ann/First/01 One.flac".to_string()),
+        "{listed:?}"
+    );
+}
+
+#[test]
+fn ownership_modes_and_other_users() {
+    require("setpriv");
+    let l = library();
+    scan(&l);
+    let mnt = l.root.join("mnt");
+    // The temp dir must be traversable by the second user.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(l.root.as_path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let as_nobody = |path: &Path| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let file = mnt.join("Ann/First/2 - Two.flac");
+    {
+        let _m = Mount::start(
+            &l.db,
+            &mnt,
+            &[
+                "--allow-other",
+                "--owner",
+                "0",
+                "--group",
+                "0",
+                "--file-mode",
+                "0440",
+                "--dir-mode",
+                "0555",
+            ],
+        );
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o440);
+        assert_eq!((meta.uid(), meta.gid()), (0, 0));
+        let denied = as_nobody(&file);
+        assert!(!denied.status.success(), "nobody read a 0440 root file");
+        assert!(String::from_utf8_lossy(&denied.stderr).contains("Permission denied"));
+    }
+    {
+        let _m = Mount::start(&l.db, &mnt, &["--allow-other", "--file-mode", "0444"]);
+        let ok = as_nobody(&file);
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert_eq!(ok.stdout, std::fs::read(&file).unwrap());
+        // statfs answers with the file count.
+        let out = run(std::process::Command::new("stat")
+            .args(["-f", "-c", "%c %l"])
+            .arg(&mnt));
+        let text = String::from_utf8(out.stdout).unwrap();
+        // 3 files and 5 directories (the root, Ann, Ann/First, Unknown, Unknown/Loose).
+        assert!(text.starts_with("8 255"), "{text}");
+    }
+}
+
+#[test]
+fn mtime_follows_tag_edits() {
+    let l = library();
+    scan(&l);
+    let mnt = l.root.join("mnt");
+    let _m = Mount::start(&l.db, &mnt, &[]);
+    let served = mnt.join("Ann/First/2 - Two.flac");
+    let backing = std::fs::metadata(l.music.join("a/two.flac"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&served).unwrap().modified().unwrap(),
+        backing
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    sql(
+        &l.db,
+        "INSERT INTO tags(track_id, key, ordinal, value) SELECT id, 'mood', 0, 'calm' FROM tracks WHERE path LIKE '%two.flac'",
+    );
+    assert!(wait_until(Duration::from_secs(2), || {
+        std::fs::metadata(&served).unwrap().modified().unwrap() > backing
+    }));
+}
