@@ -7,6 +7,7 @@
 //!   refresh DB RUNS       open the library, then RUNS times: retag one track
 //!                         with SQL and time `Library::refresh`; prints JSON
 //!   bigflac PATH MIB      a FLAC of MIB MiB built by hand (see common)
+//!   mem DB                resident memory before and after `Library::open`
 //!   open DB               time `Library::open` (the tree build); prints JSON
 //!
 //! Run with no command (as plain `cargo bench` does) it does nothing.
@@ -32,6 +33,15 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;
     sorted[i]
+}
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn main() {
@@ -83,6 +93,17 @@ fn main() {
         "bigflac" => {
             let mib: u64 = args[2].parse().expect("MIB");
             common::make_big_flac(Path::new(&args[1]), mib << 20);
+        }
+        "mem" => {
+            let db = PathBuf::from(&args[1]);
+            let before = rss_kb();
+            let lib = Library::open(options(&db)).expect("open library");
+            let after = rss_kb();
+            let n = lib.view().track_count();
+            println!(
+                "{{\"tracks\": {n}, \"rss_before_kb\": {before}, \"rss_after_kb\": {after}, \"bytes_per_track\": {:.0}}}",
+                (after.saturating_sub(before) * 1024) as f64 / n.max(1) as f64
+            );
         }
         "open" => {
             let db = PathBuf::from(&args[1]);

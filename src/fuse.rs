@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// How long the kernel may cache entries and attributes. Changes are pushed
 /// with explicit invalidations, so this only bounds staleness if one is lost.
-const TTL: Duration = Duration::from_secs(1);
+const TTL: Duration = Duration::from_secs(60);
 
 /// Largest read we answer in one request (the kernel asks for at most this).
 const MAX_READ: usize = 1 << 20;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub mod config;
+pub mod tuning;
 pub mod watch;
 
 /// Set up logging: journald when stderr is the journal, readable stderr otherwise.
@@ -63,6 +64,7 @@ pub fn run_mount(opts: Options, mount: MountOptions) -> anyhow::Result<()> {
         .with_context(|| format!("cannot mount on {}", mount.mountpoint.display()))?;
     // The session has completed INIT; prove the root answers before READY=1.
     std::fs::metadata(&mount.mountpoint).context("mount does not answer")?;
+    tuning::tune_mount(&mount.mountpoint);
     let (files, dirs) = lib.counts();
     tracing::info!(
         mountpoint = %mount.mountpoint.display(),
