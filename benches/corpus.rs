@@ -36,10 +36,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn rss_kb() -> u64 {
+    status_kb("VmRSS:")
+}
+
+fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }
@@ -101,7 +105,8 @@ fn main() {
             let after = rss_kb();
             let n = lib.view().track_count();
             println!(
-                "{{\"tracks\": {n}, \"rss_before_kb\": {before}, \"rss_after_kb\": {after}, \"bytes_per_track\": {:.0}}}",
+                "{{\"tracks\": {n}, \"rss_before_kb\": {before}, \"rss_after_kb\": {after}, \"peak_kb\": {}, \"bytes_per_track\": {:.0}}}",
+                status_kb("VmHWM:"),
                 (after.saturating_sub(before) * 1024) as f64 / n.max(1) as f64
             );
         }
