@@ -125,6 +125,9 @@ impl MuseFs {
 
 impl Filesystem for MuseFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // Lookups and directory reads only read the view: let the kernel
+        // send several for one directory at once (parallel media scanners).
+        let _ = config.add_capabilities(InitFlags::FUSE_PARALLEL_DIROPS);
         if self.lib.options().mode == Mode::StructureOnly {
             if config.capabilities().contains(InitFlags::FUSE_PASSTHROUGH)
                 && config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()

@@ -114,13 +114,21 @@ pub fn populate(db: &Path, files: &[PathBuf]) {
     w.commit().expect("commit");
 }
 
-/// A store of `n` tracks (hard links of one small FLAC) in `dir`.
+/// A store of `n` tracks (hard links of one small FLAC) in `dir`. Each store
+/// links its own copy of the seed: adding links changes the inode's ctime,
+/// which would make the stamps of another store's tracks stale.
 pub fn library_of(dir: &Path, n: usize) -> PathBuf {
     let seed = dir.join("seed.flac");
     if !seed.exists() {
         make_flac(&seed, 0.2);
     }
-    let files = replicate(&seed, &dir.join("files"), n, false);
+    let files_dir = dir.join(format!("files-{n}"));
+    std::fs::create_dir_all(&files_dir).expect("create corpus directory");
+    let own = files_dir.join("seed.flac");
+    if !own.exists() {
+        std::fs::copy(&seed, &own).expect("copy seed");
+    }
+    let files = replicate(&own, &files_dir, n, false);
     let db = dir.join(format!("store-{n}.db"));
     if !db.exists() {
         populate(&db, &files);
