@@ -152,3 +152,52 @@ fn refresh_reports_renames_and_content_changes() {
     );
     assert!(r.gone.iter().any(|g| &*g.name == "A"));
 }
+
+#[test]
+fn readdir_plus_lists_like_readdir_with_the_attributes_of_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let store = Store::open_rw(&db).unwrap();
+    add(&store, 1, "One", "A");
+    add(&store, 2, "Two", "A");
+    add(&store, 3, "Three", "B");
+    let lib = Library::open(opts(&db)).unwrap();
+    for ino in [tree::ROOT_INO, lib.lookup(tree::ROOT_INO, "A").unwrap().ino] {
+        let mut plain = Vec::new();
+        lib.readdir(ino, 0, |next, e| {
+            plain.push((next, e));
+            false
+        })
+        .unwrap();
+        let mut plus = Vec::new();
+        lib.readdir_plus(ino, 0, |next, e, a| {
+            plus.push((next, e, *a));
+            false
+        })
+        .unwrap();
+        assert_eq!(plain.len(), plus.len());
+        assert!(plain.len() >= 4, "dots and at least two children");
+        for ((n1, e1), (n2, e2, a)) in plain.iter().zip(&plus) {
+            assert_eq!((n1, e1), (n2, e2));
+            assert_eq!(a.ino, e2.ino);
+            if e2.name != "." && e2.name != ".." {
+                assert_eq!(*a, lib.lookup(ino, &e2.name).unwrap());
+            } else {
+                assert_eq!(*a, lib.getattr(e2.ino).unwrap());
+            }
+        }
+        // Resuming from an offset skips exactly the entries already sent.
+        let mut rest = Vec::new();
+        lib.readdir_plus(ino, 3, |next, e, _| {
+            rest.push((next, e));
+            false
+        })
+        .unwrap();
+        assert_eq!(rest.len(), plain.len() - 3);
+        assert_eq!(rest[0], plain[3]);
+    }
+    assert!(matches!(
+        lib.readdir_plus(tree::file_ino(1), 0, |_, _, _| false),
+        Err(LibError::NotADirectory)
+    ));
+}

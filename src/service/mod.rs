@@ -11,6 +11,7 @@ use std::time::Duration;
 pub mod config;
 pub mod helper;
 pub mod notify;
+pub mod tuning;
 pub mod watch;
 
 /// Set up logging: journald when stderr is the journal, readable stderr otherwise.
@@ -135,6 +136,8 @@ pub fn run_mount(
         None => fuse::mount(Arc::clone(&lib), &mount)
             .with_context(|| format!("cannot mount on {}", mount.mountpoint.display()))?,
     };
+    // Bigger kernel read-ahead for this mount (bdi), when allowed.
+    tuning::tune_mount(&mount.mountpoint);
     // READY=1 only once the root answers a lookup.
     if !answers(&mount.mountpoint, Duration::from_secs(10)) {
         tracing::warn!(
