@@ -22,7 +22,7 @@ STRUCT_VIEW=/srv/struct
 # musefs mounts with fstype "fuse" (or "fuse.musefs" when the subtype is applied) and source "musefs".
 is_musefs_mount() { mnt_line "$1" | awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { exit !($(i + 1) ~ /^fuse(\.musefs)?$/ && $(i + 2) == "musefs") } exit 1 }'; }
 
-say() { echo "vmtest: $*" | tee -a "$R/driver.log" >/dev/console; }
+say() { echo "vmtest [$(cut -d' ' -f1 /proc/uptime)] $*" | tee -a "$R/driver.log" >/dev/console; }
 now_ms() { date +%s%3N; }
 
 finish() {
@@ -32,6 +32,7 @@ finish() {
     systemd-analyze blame >"$R/systemd-analyze-blame.txt" 2>&1
     journalctl -b --no-pager -o short-monotonic >"$R/journal.txt" 2>&1
     dmesg >"$R/dmesg.txt" 2>&1
+    say "logs collected"
     tar -C "$R" -cf /dev/vdc . && sync
     printf "\\$(printf '%03o' "$code")" | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc status=none
     sleep 5
@@ -139,34 +140,47 @@ check_unit_verify() {
 }
 
 check_unit_active_once_mounted() {
-    # Start without waiting and sample (state, then mount) until the unit is active:
-    # an "active" seen before the mount exists is a failure. Then the blocking start.
-    local st seen_activating=0 samples=0 bad=0 s
+    # A transient unit ordered after the service (Requires= + After=) starts the service
+    # and runs only once systemd considers it active: it must find the mount answering.
+    # With a service that reports active before mounting (Type=simple) this fails.
+    local s out rc cursor
+    cursor=$(journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p')
     s=$(now_ms)
-    systemctl start --no-block "$SYNTH"
-    while (($(now_ms) - s < 30000)); do
-        st=$(unit_prop "$SYNTH" ActiveState)
-        samples=$((samples + 1))
-        case $st in
-        activating) seen_activating=1 ;;
-        active)
-            is_musefs_mount "$VIEW" || bad=1
-            break
-            ;;
-        failed) break ;;
-        esac
-        sleep 0.02
-    done
+    # One exec, no shell: statfs(2) on the mountpoint names the filesystem there, and
+    # on a FUSE mount it is answered by the daemon.
+    out=$(timeout 60 systemd-run --quiet --wait --pipe --collect \
+        -p Requires="$SYNTH" -p After="$SYNTH" -- /usr/bin/stat -f -c %T "$VIEW" 2>&1)
+    rc=$?
+    [[ $out == fuse* ]] || rc=1
     local ready_ms=$(($(now_ms) - s))
-    echo "state=$st samples=$samples seen_activating=$seen_activating bad=$bad"
-    [ "$st" = active ] || fail "unit is $st after ${ready_ms} ms: $(journalctl -u "$SYNTH" -o cat | tail -3 | paste -sd' ' -)" || return 1
-    ((bad == 0)) || fail "unit active before the mount existed" || return 1
+    echo "ordered unit (rc $rc): $out"
+    systemctl is-active -q "$SYNTH" ||
+        fail "unit is $(unit_prop "$SYNTH" ActiveState): $(journalctl -u "$SYNTH" -o cat | tail -3 | paste -sd' ' -)" || return 1
+    # The journal's order: musefs logs "mounted" (native journal socket) before it sends
+    # READY=1, and PID 1 logs the finished start job (same socket) only after READY=1. A
+    # service reported active earlier (Type=simple) has the job logged first.
+    local order
+    order=$(journalctl -o json --no-pager -u "$SYNTH" ${cursor:+--after-cursor="$cursor"} | python3 -c '
+import json, sys
+mounted = started = None
+for i, line in enumerate(sys.stdin):
+    e = json.loads(line)
+    if mounted is None and e.get("MESSAGE") == "mounted" and e.get("_PID") != "1":
+        mounted = i
+    if started is None and e.get("JOB_TYPE") == "start" and e.get("JOB_RESULT") == "done":
+        started = i
+print("ok" if mounted is not None and started is not None and mounted < started else
+      f"bad mounted={mounted} started={started}")')
+    echo "journal order: $order"
+    [ "$order" = ok ] || fail "the start job finished before musefs logged 'mounted' ($order)" || return 1
+    ((rc == 0)) || fail "a unit ordered after $SYNTH found no answering mount (rc $rc: $(paste -sd' ' <<<"$out"))" || return 1
+    # The plain blocking start returns with the mount in place too.
     timeout 30 systemctl start "$SYNTH" || fail "systemctl start failed" || return 1
     is_musefs_mount "$VIEW" || fail "no musefs mount on $VIEW after start returned" || return 1
     local status
     status=$(unit_prop "$SYNTH" StatusText)
     [[ $status == serving* ]] || fail "no STATUS= from the service (StatusText '$status')" || return 1
-    DETAIL="active after ${ready_ms} ms ($samples state samples, activating seen: $seen_activating); status '$status'"
+    DETAIL="active ${ready_ms} ms after the start request, after 'mounted' in the journal, mount seen by a unit ordered after it; status '$status'"
 }
 
 check_mount_visible_outside_unit() {
