@@ -18,6 +18,7 @@ host_mirror() {
         return
     fi
     local lines uri
+    # shellcheck disable=SC2016 # apt expands these itself
     lines=$(apt-get indextargets --format '$(TARGET_OF) $(REPO_URI) $(RELEASE) $(LABEL)' 2>/dev/null |
         awk '$1 == "deb"' | sort -u)
     uri=$(awk '$4 == "Debian" { print $2; exit }' <<<"$lines")
@@ -29,20 +30,20 @@ host_mirror() {
 }
 
 # The options that make apt-get/apt-cache use only our private directories.
-apt_opts() {
-    echo "-o Dir::State=$APT_DIR/state -o Dir::Cache=$APT_DIR/cache" \
-        "-o Dir::Etc::SourceList=$APT_DIR/sources.list -o Dir::Etc::SourceParts=/dev/null" \
-        "-o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null" \
-        "-o Debug::NoLocking=1 -o APT::Sandbox::User=root -o Acquire::Languages=none" \
-        "-o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false" \
-        "-o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false" \
-        "-o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false" \
-        "-o Acquire::IndexTargets::deb::CNF::DefaultEnabled=false" \
-        "-o APT::Get::List-Cleanup=false -q"
-}
+APT_OPTS=(
+    -o "Dir::State=$APT_DIR/state" -o "Dir::Cache=$APT_DIR/cache"
+    -o "Dir::Etc::SourceList=$APT_DIR/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null
+    -o Debug::NoLocking=1 -o APT::Sandbox::User=root -o Acquire::Languages=none
+    -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::CNF::DefaultEnabled=false
+    -o APT::Get::List-Cleanup=false -q
+)
 
-papt_get() { apt-get $(apt_opts) "$@"; }
-papt_cache() { apt-cache $(apt_opts) "$@"; }
+papt_get() { apt-get "${APT_OPTS[@]}" "$@"; }
+papt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
 
 # apt_setup: write the private source list and refresh its indexes when they are
 # older than a day (MUSEFS_VM_REFRESH=1 forces, MUSEFS_VM_OFFLINE=1 never refreshes).

@@ -66,6 +66,8 @@ need_tools() {
     [ "$(id -u)" -eq 0 ] || sudo=sudo
     log "installing host packages: ${missing[*]}"
     $sudo apt-get update -qq
+    local pkgs
+    mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+        "${pkgs[@]}" >/dev/null
 }

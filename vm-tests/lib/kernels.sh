@@ -74,7 +74,9 @@ kernel_prepare() {
     for f in "$work/x/boot/config-$rel" "$mbase/lib/modules/$rel/config"; do
         [ -e "$f" ] && config=$f
     done
-    [ -n "$vmlinuz" ] && [ -n "$config" ] || die "kernel $label: no vmlinuz/config in the packages"
+    if [ -z "$vmlinuz" ] || [ -z "$config" ]; then
+        die "kernel $label: no vmlinuz/config in the packages"
+    fi
     cp "$vmlinuz" "$work/out/vmlinuz"
     cp "$config" "$work/out/config"
     echo "$rel" >"$work/out/release"

@@ -30,8 +30,8 @@ loose/four.flac|3|title=Four;album=Loose||Unknown/Loose/Unknown - Four.flac'
         args+=(-ac 2 -c:a flac)
         IFS=';' read -ra kv <<<"$tags"
         for t in "${kv[@]}"; do args+=(-metadata "$t"); done
-        ffmpeg "${args[@]}" "$d/music/$path"
-        printf '%s\t%s\t%s\n' "$served" "$path" "$(sed 's/.*title=\([^;]*\).*/\1/' <<<"$tags")" >>"$d/manifest.tsv"
+        ffmpeg "${args[@]}" "$d/music/$path" </dev/null
+        printf '%s\t%s\t%s\n' "$served" "$path" "$(grep -o 'title=[^;]*' <<<"$tags" | cut -d= -f2-)" >>"$d/manifest.tsv"
     done <<<"$spec"
     rm -rf "$FIXTURES"
     mv "$d" "$FIXTURES"
@@ -44,7 +44,10 @@ payload_build() {
     mkdir -p "$d"/{bin,units,conf}
     install -m 755 "$MUSEFS_BIN" "$d/bin/musefs"
     cp "$UNIT_DIR"/*.service "$d/units/"
-    cp "$CONF_DIR"/*.env "$d/conf/"
+    local f
+    for f in "$CONF_DIR"/*; do
+        [ -f "$f" ] && [[ $f != *.service ]] && cp "$f" "$d/conf/"
+    done
     install -m 755 "$VM_TESTS_DIR/guest/driver.sh" "$d/driver.sh"
     install -m 644 "$VM_TESTS_DIR/guest/reader.py" "$VM_TESTS_DIR/checks.txt" "$d/"
     cp -r "$FIXTURES/music" "$FIXTURES/manifest.tsv" "$d/"
@@ -54,6 +57,7 @@ EXPECT_RELEASE=$release
 UNIT_TEMPLATE=$UNIT_TEMPLATE
 STRICT=${MUSEFS_VM_STRICT:-0}
 MAX_EXPOSURE=${MUSEFS_VM_MAX_EXPOSURE:-}
+BLAME=${MUSEFS_VM_BLAME:-0}
 EOP
     local mb
     mb=$(($(du -sm "$d" | cut -f1) + 16))

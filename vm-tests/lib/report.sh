@@ -34,7 +34,7 @@ report_kernel() {
     echo "   $np passed, $nf failed, $nx expected-fail, $nxp unexpectedly passed"
     if [ -s "$r/report.tsv" ]; then
         while IFS=$'\t' read -r name status ms detail; do
-            printf '   %-6s %-28s %7.1fs  %s\n' "$(tr a-z A-Z <<<"$status")" "$name" \
+            printf '   %-6s %-28s %7.1fs  %s\n' "${status^^}" "$name" \
                 "$(awk -v m="$ms" 'BEGIN { print m / 1000 }')" "$detail"
         done <"$r/report.tsv"
         # Checks listed but not reached (the driver died, or the VM timed out).
