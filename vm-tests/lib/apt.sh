@@ -17,13 +17,15 @@ host_mirror() {
         echo "${MUSEFS_VM_MIRROR%/}"
         return
     fi
-    local lines uri
     # shellcheck disable=SC2016 # apt expands these itself
-    lines=$(apt-get indextargets --format '$(TARGET_OF) $(REPO_URI) $(RELEASE) $(LABEL)' 2>/dev/null |
-        awk '$1 == "deb"' | sort -u)
-    uri=$(awk '$4 == "Debian" { print $2; exit }' <<<"$lines")
+    local fmt='$(TARGET_OF) $(REPO_URI) $(RELEASE) $(LABEL)' uri
+    # With release information (after an apt-get update on the host): the Debian label.
+    uri=$(apt-get indextargets --format "$fmt" 2>/dev/null |
+        awk '$1 == "deb" && $4 == "Debian" { print $2; exit }' || true)
     if [ -z "$uri" ]; then
-        uri=$(awk '$3 ~ /^(bullseye|bookworm|trixie|forky|duke|sid|oldstable|stable|testing|unstable)(-updates)?$/ { print $2; exit }' <<<"$lines")
+        # Without: the first repository of a Debian suite other than a security suite.
+        uri=$(apt-get indextargets --no-release-info --format "$fmt" 2>/dev/null |
+            awk '$1 == "deb" && $3 ~ /^(bullseye|bookworm|trixie|forky|duke|sid|oldstable|stable|testing|unstable)(-updates|-backports)?$/ { print $2; exit }' || true)
     fi
     [ -n "$uri" ] || die "no Debian archive found in the host's apt configuration (set MUSEFS_VM_MIRROR)"
     echo "${uri%/}"

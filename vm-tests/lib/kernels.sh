@@ -8,6 +8,9 @@ declare -A KERNEL_VERSION_RE=([6.1]='^6\.1\.' [6.12]='^6\.12\.' [7]='^7\.')
 # Modules the initramfs loads when they are not built in: the root disk (virtio, ext4 and
 # the checksum it needs), FUSE (a module on 6.1), the guest's entropy source.
 INITRD_MODULES=(virtio_pci virtio_blk crc32c_generic ext4 fuse virtio_rng)
+# Bump when the way kernels are unpacked or the initramfs is built changes (the cache
+# key has the packages, the module list and the init script besides).
+INITRD_RECIPE=1
 
 # kernel_prepare LABEL: make sure the kernel for LABEL is cached; sets KDIR (holding
 # vmlinuz, initrd.img, config, release, packages).
@@ -17,7 +20,11 @@ kernel_prepare() {
     [ -n "$suite" ] || die "unknown kernel '$label' (known: ${!KERNEL_SUITE[*]})"
     mkdir -p "$debs" "$VM_CACHE/kernels"
     local resolved=$VM_CACHE/kernels/$label.resolved
-    if closure=$(pinned_closure linux-image-amd64 "$suite") && [ -n "$closure" ]; then
+    local meta
+    meta=$(papt_cache show "linux-image-amd64/$suite" 2>/dev/null | awk '/^Version:/ { print $2; exit }' || true)
+    if [ -n "$meta" ] && [ "$(head -1 "$resolved" 2>/dev/null)" = "linux-image-amd64=$meta" ]; then
+        closure=$(cat "$resolved") # resolved before, for this very version
+    elif closure=$(pinned_closure linux-image-amd64 "$suite") && [ -n "$closure" ]; then
         echo "$closure" >"$resolved"
     elif [ -s "$resolved" ]; then
         closure=$(cat "$resolved")
@@ -47,8 +54,8 @@ kernel_prepare() {
     done <<<"$closure"
 
     local key
-    key=$(hash_of "$VM_TESTS_DIR/guest/initramfs-init" "${BASH_SOURCE[0]}" -s "$closure" \
-        -s "$(busybox_version)")
+    key=$(hash_of "$VM_TESTS_DIR/guest/initramfs-init" -s "recipe $INITRD_RECIPE" \
+        -s "$closure" -s "${INITRD_MODULES[*]}" -s "$(busybox_version)")
     KDIR=$VM_CACHE/kernels/$label-$ver-$key
     KDIR=${KDIR//\~/_}
     if [ -s "$KDIR/initrd.img" ]; then
@@ -85,6 +92,22 @@ kernel_prepare() {
     build_initramfs "$mbase" "$rel" "$work/initrd" "$work/out/initrd.img" "$work/out/modules"
     mv "$work/out" "$KDIR"
     rm -rf "$work"
+    # Drop what older versions or older initramfs scripts left for this label.
+    for f in "$VM_CACHE/kernels/$label"-*; do
+        if [ -d "$f" ] && [ "$f" != "$KDIR" ]; then rm -rf "$f"; fi
+    done
+    prune_debs
+}
+
+# prune_debs: remove cached .deb files that no kernel resolution refers to any more.
+prune_debs() {
+    local f keep
+    keep=$(cat "$VM_CACHE"/kernels/*.resolved 2>/dev/null | sed 's/:/%3a/; s/=/_/')
+    for f in "$VM_CACHE"/debs/*.deb; do
+        [ -e "$f" ] || continue
+        local b=${f##*/}
+        grep -qxF "${b%_*.deb}" <<<"$keep" || rm -f "$f"
+    done
 }
 
 # deb_file NAME VERSION: the cached .deb of that package version, or nothing.
@@ -96,7 +119,7 @@ deb_file() {
     return 0
 }
 
-busybox_version() { busybox 2>&1 | head -1; }
+busybox_version() { busybox 2>&1 | sed -n 1p; }
 
 # build_initramfs MODBASE RELEASE WORKDIR OUT MODLIST
 build_initramfs() {

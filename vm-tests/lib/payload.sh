@@ -33,7 +33,10 @@ loose/four.flac|3|title=Four;album=Loose||Unknown/Loose/Unknown - Four.flac'
         ffmpeg "${args[@]}" "$d/music/$path" </dev/null
         printf '%s\t%s\t%s\n' "$served" "$path" "$(grep -o 'title=[^;]*' <<<"$tags" | cut -d= -f2-)" >>"$d/manifest.tsv"
     done <<<"$spec"
-    rm -rf "$FIXTURES"
+    local old
+    for old in "$VM_CACHE"/fixtures/*; do
+        if [ "$old" != "$d" ]; then rm -rf "$old"; fi
+    done
     mv "$d" "$FIXTURES"
 }
 

@@ -11,10 +11,14 @@ GUEST_PACKAGES=(
     fuse3 sqlite3 flac python3-mutagen
 )
 
+# Bump when the way the root is built changes (the cache key has the suite, the package
+# list and the guest files besides; cosmetic edits of this file do not rebuild).
+ROOTFS_RECIPE=1
+
 # rootfs_prepare: sets ROOT_IMG.
 rootfs_prepare() {
     local key dir
-    key=$(hash_of "${BASH_SOURCE[0]}" "$VM_TESTS_DIR/guest/base-setup.sh" \
+    key=$(hash_of -s "recipe $ROOTFS_RECIPE" "$VM_TESTS_DIR/guest/base-setup.sh" \
         "$VM_TESTS_DIR/guest/vmtest-boot" "$VM_TESTS_DIR/guest/vmtest-boot.service" \
         "$VM_TESTS_DIR/guest/vmtest.target" -s "$GUEST_SUITE ${GUEST_PACKAGES[*]}")
     dir=$VM_CACHE/root/$GUEST_SUITE-$key
@@ -50,4 +54,8 @@ rootfs_prepare() {
     mv "$ROOT_IMG.tmp" "$ROOT_IMG"
     rm -rf "$tree"
     log "guest root: $(du -h --apparent-size "$ROOT_IMG" | cut -f1) image ready"
+    local old
+    for old in "$VM_CACHE/root/$GUEST_SUITE"-*; do
+        if [ "$old" != "$dir" ]; then rm -rf "$old"; fi
+    done
 }
