@@ -171,7 +171,8 @@ pub enum ModeArg {
 /// MUSEFS_* environment variable: flag > environment > file > default.
 #[derive(Debug, clap::Args)]
 pub struct MountArgs {
-    /// TOML file describing the mount (keys as the long flags, with '_').
+    /// TOML file describing the mount: keys as the long flags with '_' for
+    /// '-' (but `store` for --db), plus `library` (roots to scan and serve).
     #[arg(long, short, env = "MUSEFS_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
