@@ -464,3 +464,62 @@ fn mtime_follows_tag_edits() {
         std::fs::metadata(&served).unwrap().modified().unwrap() > backing
     }));
 }
+
+fn drop_caches() {
+    std::fs::write("/proc/sys/vm/drop_caches", "1").unwrap();
+}
+
+#[test]
+fn every_backing_change_gives_eio_never_stale_bytes() {
+    use std::os::unix::fs::FileExt;
+    type Mutation = fn(&Path);
+    let cases: [(&str, Mutation); 5] = [
+        ("append", |p| {
+            let f = std::fs::OpenOptions::new().append(true).open(p).unwrap();
+            f.write_all_at(b"junk", std::fs::metadata(p).unwrap().len())
+                .unwrap();
+        }),
+        ("truncate", |p| {
+            let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+            f.set_len(std::fs::metadata(p).unwrap().len() / 2).unwrap();
+        }),
+        ("same-size rewrite, mtime restored", |p| {
+            let meta = std::fs::metadata(p).unwrap();
+            let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+            f.write_all_at(b"\x00\x01\x02\x03", meta.len() - 100)
+                .unwrap();
+            f.set_modified(meta.modified().unwrap()).unwrap();
+        }),
+        ("delete", |p| std::fs::remove_file(p).unwrap()),
+        ("replace by rename", |p| {
+            let tmp = p.with_extension("new");
+            std::fs::copy(p, &tmp).unwrap();
+            std::fs::rename(&tmp, p).unwrap();
+        }),
+    ];
+    for (what, mutate) in cases {
+        let l = library();
+        scan(&l);
+        let mnt = l.root.join("mnt");
+        let _m = Mount::start(&l.db, &mnt, &[]);
+        let served = mnt.join("Ann/First/2 - Two.flac");
+        let held = std::fs::File::open(&served).unwrap();
+        let mut buf = vec![0u8; 4096];
+        held.read_at(&mut buf, 0).unwrap();
+        mutate(&l.music.join("a/two.flac"));
+        drop_caches();
+        // A fresh open and a handle held across the change both fail.
+        let err = std::fs::read(&served).unwrap_err();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(libc::EIO),
+            "{what}: open+read: {err}"
+        );
+        let err = held.read_at(&mut buf, 8192).unwrap_err();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(libc::EIO),
+            "{what}: held handle: {err}"
+        );
+    }
+}
