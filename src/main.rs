@@ -186,16 +186,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if dry_run {
                 musefs::service::dry_run(resolved.library, limit, &mut std::io::stdout().lock())?;
             } else {
+                let first = resolved.mount.clone();
                 musefs::service::run_mount(resolved.library, resolved.mount, || {
-                    Ok(config::resolve(overrides.clone())?.library)
+                    let r = config::resolve(overrides.clone())?;
+                    if r.mount.mountpoint != first.mountpoint
+                        || r.mount.allow_other != first.allow_other
+                        || r.mount.threads != first.threads
+                    {
+                        tracing::warn!(
+                            "mountpoint, allow_other and threads changes take effect at the next restart"
+                        );
+                    }
+                    Ok(r.library)
                 })?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::MountHelper(a) => {
-            let owner_given = a.owner.is_some() || a.config.is_some();
             let r = config::resolve(mount_overrides(a))?;
-            let (uid, gid) = musefs::service::helper::mount_owner(&r, owner_given);
+            let (uid, gid) = musefs::service::helper::mount_owner();
             musefs::service::helper::mount_helper(&r.mount, uid, gid)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -392,7 +392,7 @@ fn sigkill_and_takeover_keep_the_mount_with_zero_reader_errors() {
         reads.load(Ordering::Relaxed),
     );
     eprintln!("{n} reads across two SIGKILL takeovers, {e} errors");
-    assert!(n > 10);
+    assert!(n >= 3, "too few reads to say anything: {n}");
     assert_eq!(e, 0, "reader errors across takeovers\n{log_text}");
     assert!(is_mounted(&mnt));
     // A real stop: the server exits, the helper unmounts.

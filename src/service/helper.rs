@@ -50,18 +50,15 @@ fn is_dead(mnt: &Path, wait: Duration) -> bool {
     matches!(rx.recv_timeout(wait), Ok(Err(Some(libc::ENOTCONN))))
 }
 
-/// The uid/gid the mount belongs to (FUSE's `user_id`/`group_id`: without
-/// allow_other, only this user may use the mount). The config's `owner` and
-/// `group` when set, else the `musefs` system user the units run as, else root.
-pub fn mount_owner(r: &super::config::Resolved, config_given: bool) -> (u32, u32) {
-    // SAFETY: getuid has no preconditions.
-    let me = unsafe { libc::getuid() };
-    if config_given && r.library.uid != me {
-        return (r.library.uid, r.library.gid);
-    }
+/// The uid/gid the mount belongs to (FUSE's `user_id`/`group_id`). The
+/// server answers only requests the kernel lets through: without allow_other
+/// that is this user alone, so it must be the user the server runs as — the
+/// `musefs` system user of the units (root when there is none). The config's
+/// `owner`/`group` only set the attributes files show.
+pub fn mount_owner() -> (u32, u32) {
     match nix::unistd::User::from_name("musefs") {
         Ok(Some(u)) => (u.uid.as_raw(), u.gid.as_raw()),
-        _ => (r.library.uid, r.library.gid),
+        _ => (0, 0),
     }
 }
 
@@ -93,6 +90,10 @@ pub fn mount_helper(opts: &MountOptions, owner_uid: u32, owner_gid: u32) -> anyh
         .open("/dev/fuse")
         .context("opening /dev/fuse (is DeviceAllow=/dev/fuse rw set?)")?;
     let dev: std::os::fd::OwnedFd = dev.into();
+    // A fresh connection: drop what an earlier one left in the fd store (an
+    // INIT request replayed on a new connection would never be answered).
+    notify::remove_stored("fuse");
+    notify::remove_stored("init");
     let data = mount_data(dev.as_raw_fd(), owner_uid, owner_gid, opts.allow_other);
     nix::mount::mount(
         Some("musefs"),

@@ -93,6 +93,8 @@ pub fn run_mount(
     // Before any thread exists: take the manager's fds, settle capabilities.
     let mut fds = notify::take_listen_fds();
     let have_admin = fuse::privilege::keep_only_sys_admin();
+    // Effective again only around mount(2) and backing registration.
+    fuse::privilege::lower();
     tracing::debug!("capabilities: {}", fuse::privilege::describe());
     if !have_admin && opts.mode == crate::library::Mode::StructureOnly {
         tracing::info!(

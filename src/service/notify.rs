@@ -64,6 +64,11 @@ pub fn store_fd(name: &str, fd: &impl AsFd) -> std::io::Result<()> {
     barrier()
 }
 
+/// Drop every fd stored under `name` (FDSTOREREMOVE=1).
+pub fn remove_stored(name: &str) {
+    send(&[NotifyState::FdStoreRemove, NotifyState::FdName(name)]);
+}
+
 /// sd_notify_barrier: send BARRIER=1 with a pipe's write end and wait for
 /// the manager to close it.
 pub fn barrier() -> std::io::Result<()> {
