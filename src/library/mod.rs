@@ -4,6 +4,7 @@
 //! [`LibError`] onto FUSE replies. Everything is testable without a kernel.
 
 pub mod cache;
+pub mod confine;
 pub mod layout;
 mod state;
 pub mod template;
@@ -48,6 +49,10 @@ pub struct Options {
     pub layout_cache_bytes: usize,
     /// Byte budget of the picture cache.
     pub art_cache_bytes: usize,
+    /// Library roots backing files must lie below (see [`confine`]); tracks
+    /// elsewhere are left out of the view and refused at open. Empty = no
+    /// confinement (tests and tools; the service passes its `library` paths).
+    pub roots: Vec<PathBuf>,
 }
 
 impl Options {
@@ -63,6 +68,7 @@ impl Options {
             dir_mode: 0o555,
             layout_cache_bytes: 64 << 20,
             art_cache_bytes: 64 << 20,
+            roots: Vec::new(),
         }
     }
 }
@@ -400,10 +406,11 @@ impl Library {
                 NodeKind::Free => return Err(LibError::NotFound),
             }
         };
-        let backing = open_backing(&row.path).map_err(|source| LibError::Backing {
-            path: row.path.clone(),
-            source,
-        })?;
+        let backing =
+            confine::open(&row.path, &self.opts.load().roots).map_err(|e| LibError::Backing {
+                path: row.path.clone(),
+                source: e.into(),
+            })?;
         check_stamp(&backing, &row.path, &row.stamp)?;
         let layout = match self.opts.load().mode {
             Mode::StructureOnly => Arc::new(Layout::new(vec![Segment::Backing {
@@ -565,19 +572,10 @@ impl ArtSource for Library {
 const STORE_MOVED: &str = "the store changed while opening; retry";
 
 /// Open a backing file read-only without updating its atime where allowed.
+/// Only regular files are opened (a FIFO cannot hang the caller); no root
+/// confinement (see [`confine::open`] for that).
 pub fn open_backing(path: &str) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOATIME | libc::O_CLOEXEC)
-        .open(path)
-    {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path),
-        r => r,
-    }
+    confine::open(path, &[]).map_err(io::Error::from)
 }
 
 /// A layout is valid only while the backing file is the one scanned.

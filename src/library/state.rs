@@ -63,6 +63,8 @@ fn render(
     structural: &[Structural],
     opts: &Options,
 ) -> Result<Option<(TrackEntry, Vec<String>)>, String> {
+    super::confine::check_path(&row.path, &opts.roots)
+        .map_err(|why| format!("backing path {:?} refused: {why}", row.path))?;
     let size = match opts.mode {
         Mode::StructureOnly => row.stamp.size,
         Mode::Synthesis => format::served_len(&SynthInput {
