@@ -437,6 +437,12 @@ impl Library {
         let Some(d) = detail else {
             return Err(LibError::NotFound);
         };
+        if let Some(why) = d.problem {
+            return Err(LibError::Format {
+                path: row.path.clone(),
+                source: FormatError::malformed("store row", why),
+            });
+        }
         if d.track.content_version != row.content_version || d.track.stamp != row.stamp {
             // The store moved on since the view was built; the next refresh catches up.
             return Err(LibError::Stale {

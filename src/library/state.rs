@@ -207,6 +207,9 @@ impl State {
             let before = self.tracks.get(&id).cloned();
             match d {
                 None => self.drop_track(id, None),
+                Some(TrackDetail {
+                    problem: Some(why), ..
+                }) => self.drop_track(id, Some(why)),
                 Some(d) => match render(d.track, &d.tags, &d.pictures, &d.structural, opts) {
                     Ok(Some((entry, comps))) => self.place(entry, comps),
                     Ok(None) => self.skip(id),
