@@ -577,8 +577,13 @@ mod tests {
         ) {
             let tags: Vec<Tag> = tags
                 .into_iter()
-                .filter(|t| t.key != "genre" || id3v2::keys::resolve_genre(
-                    match &t.value { TagValue::Text(v) => v, _ => "" }).len() == 1)
+                .filter(|t| match &t.value {
+                    // Numeric genres are ID3v1 references ("0" reads back as Blues).
+                    TagValue::Text(v) if t.key == "genre" => {
+                        id3v2::keys::resolve_genre(v) == [v.clone()]
+                    }
+                    _ => true,
+                })
                 .collect();
             let f = sample();
             let p = probe(&mut Cursor::new(&f), f.len() as u64).unwrap();
