@@ -168,7 +168,11 @@ fn ns_to_time(ns: i64) -> SystemTime {
 pub struct Library {
     opts: ArcSwap<Options>,
     state: RwLock<State>,
-    conn: Mutex<Option<Store>>,
+    /// The read connection and the identity (device, inode) of the store
+    /// file it opened, to notice the file being replaced.
+    conn: Mutex<Option<(Store, Option<FileId>)>>,
+    /// The store file has gone missing (warned once; the last view is kept).
+    store_missing: std::sync::atomic::AtomicBool,
     layouts: WeightedCache<(i64, i64), Layout>,
     art: WeightedCache<i64, [u8]>,
     /// Kernel invalidations owed for refreshes not yet reported.
@@ -184,13 +188,15 @@ impl std::fmt::Debug for Library {
 impl Library {
     /// Open the store read-only and build the first view.
     pub fn open(opts: Options) -> Result<Library> {
+        let id = file_id(&opts.db);
         let store = Store::open_ro(&opts.db)?;
         let lib = Library {
             layouts: WeightedCache::new(opts.layout_cache_bytes),
             art: WeightedCache::new(opts.art_cache_bytes),
             opts: ArcSwap::from_pointee(opts),
             state: RwLock::new(State::default()),
-            conn: Mutex::new(Some(store)),
+            conn: Mutex::new(Some((store, id))),
+            store_missing: Default::default(),
             pending: Mutex::new(Refresh::default()),
         };
         lib.refresh()?;
@@ -222,12 +228,36 @@ impl Library {
         self.state()
     }
 
+    /// Run `f` on the read connection, (re)opening it when needed: after a
+    /// corrupt-store error, and when the store file was replaced by another
+    /// (a new store at the same path; the view is then rebuilt in full).
+    /// While the file is missing the open connection keeps serving the last
+    /// state it saw (the deleted file stays readable through it).
     fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        use std::sync::atomic::Ordering;
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(Store::open_ro(&self.opts.load().db)?);
+        let db = self.opts.load().db.clone();
+        let now = file_id(&db);
+        match (&*guard, now) {
+            (Some(_), None) if !self.store_missing.swap(true, Ordering::Relaxed) => {
+                tracing::warn!(
+                    store = %db.display(),
+                    "the store file is gone; serving the last state read from it"
+                );
+            }
+            (Some((_, was)), Some(id)) if *was != Some(id) => {
+                tracing::warn!(store = %db.display(), "the store file was replaced; reopening it");
+                *guard = None;
+            }
+            _ => {}
         }
-        let r = f(guard.as_ref().expect("just opened"));
+        if guard.is_none() {
+            *guard = Some((Store::open_ro(&db)?, now));
+            self.store_missing.store(false, Ordering::Relaxed);
+            // A new connection's data_version is unrelated to the old one's.
+            self.state_mut().force_full();
+        }
+        let r = f(&guard.as_ref().expect("just opened").0);
         if matches!(r, Err(LibError::Store(StoreError::Corrupt(_)))) {
             *guard = None; // reopen next time (the file may have been replaced)
         }
@@ -573,6 +603,15 @@ impl ArtSource for Library {
         let len = data.len();
         Ok(self.art.insert(art_id, Arc::from(data), len))
     }
+}
+
+/// Device and inode of a file.
+type FileId = (u64, u64);
+
+/// Device and inode of a file, if it exists.
+fn file_id(p: &std::path::Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
 const STORE_MOVED: &str = "the store changed while opening; retry";
