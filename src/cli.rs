@@ -185,6 +185,16 @@ pub struct MountArgs {
     #[arg(value_name = "MOUNTPOINT", env = "MUSEFS_MOUNTPOINT")]
     pub mountpoint: Option<PathBuf>,
 
+    /// Library root (repeatable; environment: ':'-separated): only backing
+    /// files below these directories are served [default: no restriction]
+    #[arg(
+        long = "library",
+        env = "MUSEFS_LIBRARY",
+        value_name = "DIR",
+        value_delimiter = ':'
+    )]
+    pub library: Vec<PathBuf>,
+
     /// Path template (see docs/TEMPLATES.md) [default:
     /// $albumartist/$album/$tracknumber - $title]
     #[arg(long, short, env = "MUSEFS_TEMPLATE", value_name = "TEMPLATE")]

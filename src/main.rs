@@ -221,6 +221,7 @@ fn mount_overrides(a: cli::MountArgs) -> config::MountOverrides {
         config: a.config,
         store: a.db,
         mountpoint: a.mountpoint,
+        library: a.library,
         template: a.template,
         mode: a.mode.map(|m| match m {
             ModeArg::Synthesis => "synthesis".into(),

@@ -326,23 +326,55 @@ pub fn probe(src: &mut dyn Source, file_len: u64, ext_hint: &str) -> Result<Prob
     Err(FormatError::Unrecognised)
 }
 
+/// Largest served file (and backing file) size: what `off_t` can address.
+pub const MAX_FILE_LEN: u64 = i64::MAX as u64;
+
+/// The audio range comes from the store, which another program may write:
+/// it must describe bytes a file can have.
+fn check_audio_range(input: &SynthInput<'_>) -> Result<(), FormatError> {
+    match input.audio_offset.checked_add(input.audio_len) {
+        Some(end) if end <= MAX_FILE_LEN => Ok(()),
+        _ => Err(FormatError::Limit(format!(
+            "audio range {}+{} is beyond any file",
+            input.audio_offset, input.audio_len
+        ))),
+    }
+}
+
+/// Sum of segment lengths, refusing totals no file can have.
+fn total_len<'a>(segs: impl IntoIterator<Item = &'a Segment>) -> Result<u64, FormatError> {
+    segs.into_iter()
+        .try_fold(0u64, |acc, s| acc.checked_add(s.len()))
+        .filter(|&t| t <= MAX_FILE_LEN)
+        .ok_or_else(|| FormatError::Limit("served file larger than the largest file size".into()))
+}
+
 /// Build the served file's segments for a track.
 pub fn synthesize(input: &SynthInput<'_>) -> Result<Vec<Segment>, FormatError> {
-    match input.container {
+    check_audio_range(input)?;
+    let segs = match input.container {
         Container::Flac => flac::synthesize(input),
         Container::Mp3 => mp3::synthesize(input),
         Container::M4a | Container::M4b => mp4::synthesize(input),
         Container::OggOpus | Container::OggVorbis | Container::OggFlac => ogg::synthesize(input),
         Container::Wav => wav::synthesize(input),
-    }
+    }?;
+    total_len(&segs)?;
+    Ok(segs)
 }
 
 /// The served size of a track, computed without reading picture bytes
 /// (`input.art` is not consulted).
 pub fn served_len(input: &SynthInput<'_>) -> Result<u64, FormatError> {
+    check_audio_range(input)?;
     match input.container {
-        Container::OggOpus | Container::OggVorbis | Container::OggFlac => ogg::served_len(input),
-        _ => Ok(synthesize(input)?.iter().map(Segment::len).sum()),
+        Container::OggOpus | Container::OggVorbis | Container::OggFlac => ogg::served_len(input)
+            .and_then(|n| {
+                (n <= MAX_FILE_LEN)
+                    .then_some(n)
+                    .ok_or_else(|| FormatError::Limit("served file too large".into()))
+            }),
+        _ => total_len(&synthesize(input)?),
     }
 }
 
@@ -378,6 +410,9 @@ pub fn read_vec(src: &mut dyn Source, len: u64, what: &str) -> Result<Vec<u8>, F
     })?;
     Ok(v)
 }
+
+#[cfg(test)]
+mod regressions;
 
 /// Find a structural block by kind.
 pub fn structural<'a>(items: &'a [Structural], kind: &str) -> Option<&'a [u8]> {

@@ -119,22 +119,30 @@ struct Trailing {
     ape: Option<(u64, u64)>,
 }
 
+/// Most trailing tags stripped from the end of a file.
+pub const MAX_TRAILING_TAGS: usize = 64;
+
 fn trailing(src: &mut dyn Source, start: u64, file_len: u64) -> Result<Trailing, FormatError> {
     let mut t = Trailing {
         end: file_len,
         ..Trailing::default()
     };
-    if file_len >= start + 128 {
-        let v1 = read_at(src, file_len - 128, 128)?;
-        if v1.starts_with(b"TAG") {
-            t.end -= 128;
-            if t.end >= start + 227 && read_at(src, t.end - 227, 4)? == b"TAG+" {
-                t.end -= 227;
+    // Strip tags from the end until none is recognised, so the audio range
+    // never ends in bytes that look like a tag (the served file puts the
+    // audio range at its end, where a reader would take them for one).
+    for _ in 0..=MAX_TRAILING_TAGS {
+        let room = t.end - start;
+        if room >= 128 {
+            let v1 = read_at(src, t.end - 128, 128)?;
+            if v1.starts_with(b"TAG") {
+                t.end -= 128;
+                if t.end >= start + 227 && read_at(src, t.end - 227, 4)? == b"TAG+" {
+                    t.end -= 227;
+                }
+                t.id3v1.get_or_insert(v1);
+                continue;
             }
-            t.id3v1 = Some(v1);
         }
-    }
-    for _ in 0..8 {
         let room = t.end - start;
         if room >= 32 {
             let f = read_at(src, t.end - 32, 32)?;
@@ -173,9 +181,11 @@ fn trailing(src: &mut dyn Source, start: u64, file_len: u64) -> Result<Trailing,
                 }
             }
         }
-        break;
+        return Ok(t);
     }
-    Ok(t)
+    Err(FormatError::Limit(format!(
+        "more than {MAX_TRAILING_TAGS} tags at the end of the file"
+    )))
 }
 
 /// Text of an ID3v1 field: Latin-1, cut at the first NUL, trailing spaces trimmed.

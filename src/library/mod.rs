@@ -4,6 +4,7 @@
 //! [`LibError`] onto FUSE replies. Everything is testable without a kernel.
 
 pub mod cache;
+pub mod confine;
 pub mod layout;
 mod state;
 pub mod template;
@@ -48,6 +49,10 @@ pub struct Options {
     pub layout_cache_bytes: usize,
     /// Byte budget of the picture cache.
     pub art_cache_bytes: usize,
+    /// Library roots backing files must lie below (see [`confine`]); tracks
+    /// elsewhere are left out of the view and refused at open. Empty = no
+    /// confinement (tests and tools; the service passes its `library` paths).
+    pub roots: Vec<PathBuf>,
 }
 
 impl Options {
@@ -63,6 +68,7 @@ impl Options {
             dir_mode: 0o555,
             layout_cache_bytes: 64 << 20,
             art_cache_bytes: 64 << 20,
+            roots: Vec::new(),
         }
     }
 }
@@ -162,7 +168,11 @@ fn ns_to_time(ns: i64) -> SystemTime {
 pub struct Library {
     opts: ArcSwap<Options>,
     state: RwLock<State>,
-    conn: Mutex<Option<Store>>,
+    /// The read connection and the identity (device, inode) of the store
+    /// file it opened, to notice the file being replaced.
+    conn: Mutex<Option<(Store, Option<FileId>)>>,
+    /// The store file has gone missing (warned once; the last view is kept).
+    store_missing: std::sync::atomic::AtomicBool,
     layouts: WeightedCache<(i64, i64), Layout>,
     art: WeightedCache<i64, [u8]>,
     /// Kernel invalidations owed for refreshes not yet reported.
@@ -197,12 +207,14 @@ impl Library {
     }
 
     fn build(opts: Options, store: Option<Store>) -> Result<Library> {
+        let id = file_id(&opts.db);
         let lib = Library {
             layouts: WeightedCache::new(opts.layout_cache_bytes),
             art: WeightedCache::new(opts.art_cache_bytes),
             opts: ArcSwap::from_pointee(opts),
             state: RwLock::new(State::default()),
-            conn: Mutex::new(store),
+            conn: Mutex::new(store.map(|s| (s, id))),
+            store_missing: Default::default(),
             pending: Mutex::new(Refresh::default()),
         };
         lib.refresh()?;
@@ -234,12 +246,36 @@ impl Library {
         self.state()
     }
 
+    /// Run `f` on the read connection, (re)opening it when needed: after a
+    /// corrupt-store error, and when the store file was replaced by another
+    /// (a new store at the same path; the view is then rebuilt in full).
+    /// While the file is missing the open connection keeps serving the last
+    /// state it saw (the deleted file stays readable through it).
     fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        use std::sync::atomic::Ordering;
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(Store::open_ro(&self.opts.load().db)?);
+        let db = self.opts.load().db.clone();
+        let now = file_id(&db);
+        match (&*guard, now) {
+            (Some(_), None) if !self.store_missing.swap(true, Ordering::Relaxed) => {
+                tracing::warn!(
+                    store = %db.display(),
+                    "the store file is gone; serving the last state read from it"
+                );
+            }
+            (Some((_, was)), Some(id)) if *was != Some(id) => {
+                tracing::warn!(store = %db.display(), "the store file was replaced; reopening it");
+                *guard = None;
+            }
+            _ => {}
         }
-        let r = f(guard.as_ref().expect("just opened"));
+        if guard.is_none() {
+            *guard = Some((Store::open_ro(&db)?, now));
+            self.store_missing.store(false, Ordering::Relaxed);
+            // A new connection's data_version is unrelated to the old one's.
+            self.state_mut().force_full();
+        }
+        let r = f(&guard.as_ref().expect("just opened").0);
         if matches!(r, Err(LibError::Store(StoreError::Corrupt(_)))) {
             *guard = None; // reopen next time (the file may have been replaced)
         }
@@ -457,10 +493,11 @@ impl Library {
                 NodeKind::Free => return Err(LibError::NotFound),
             }
         };
-        let backing = open_backing(&row.path).map_err(|source| LibError::Backing {
-            path: row.path.clone(),
-            source,
-        })?;
+        let backing =
+            confine::open(&row.path, &self.opts.load().roots).map_err(|e| LibError::Backing {
+                path: row.path.clone(),
+                source: e.into(),
+            })?;
         check_stamp(&backing, &row.path, &row.stamp)?;
         let layout = match self.opts.load().mode {
             Mode::StructureOnly => Arc::new(Layout::new(vec![Segment::Backing {
@@ -487,6 +524,12 @@ impl Library {
         let Some(d) = detail else {
             return Err(LibError::NotFound);
         };
+        if let Some(why) = d.problem {
+            return Err(LibError::Format {
+                path: row.path.clone(),
+                source: FormatError::malformed("store row", why),
+            });
+        }
         if d.track.content_version != row.content_version || d.track.stamp != row.stamp {
             // The store moved on since the view was built; the next refresh catches up.
             return Err(LibError::Stale {
@@ -633,22 +676,22 @@ fn release_free_memory() {
     }
 }
 
+/// Device and inode of a file.
+type FileId = (u64, u64);
+
+/// Device and inode of a file, if it exists.
+fn file_id(p: &std::path::Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
 const STORE_MOVED: &str = "the store changed while opening; retry";
 
 /// Open a backing file read-only without updating its atime where allowed.
+/// Only regular files are opened (a FIFO cannot hang the caller); no root
+/// confinement (see [`confine::open`] for that).
 pub fn open_backing(path: &str) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOATIME | libc::O_CLOEXEC)
-        .open(path)
-    {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path),
-        r => r,
-    }
+    confine::open(path, &[]).map_err(io::Error::from)
 }
 
 /// A layout is valid only while the backing file is the one scanned.

@@ -63,6 +63,8 @@ fn render(
     structural: &[Structural],
     opts: &Options,
 ) -> Result<Option<(TrackEntry, Vec<String>)>, String> {
+    super::confine::check_path(&row.path, &opts.roots)
+        .map_err(|why| format!("backing path {:?} refused: {why}", row.path))?;
     let size = match opts.mode {
         Mode::StructureOnly => row.stamp.size,
         Mode::Synthesis => format::served_len(&SynthInput {
@@ -205,6 +207,9 @@ impl State {
             let before = self.tracks.get(&id).cloned();
             match d {
                 None => self.drop_track(id, None),
+                Some(TrackDetail {
+                    problem: Some(why), ..
+                }) => self.drop_track(id, Some(why)),
                 Some(d) => match render(d.track, &d.tags, &d.pictures, &d.structural, opts) {
                     Ok(Some((entry, comps))) => self.place(entry, comps),
                     Ok(None) => self.skip(id),

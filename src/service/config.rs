@@ -58,6 +58,7 @@ pub struct MountOverrides {
     pub config: Option<PathBuf>,
     pub store: Option<PathBuf>,
     pub mountpoint: Option<PathBuf>,
+    pub library: Vec<PathBuf>,
     pub template: Option<String>,
     pub mode: Option<String>,
     pub default_fallback: Option<String>,
@@ -174,6 +175,18 @@ pub fn resolve(o: MountOverrides) -> anyhow::Result<Resolved> {
     render.skip_on_missing = o.skip_on_missing.or(file.skip_on_missing).unwrap_or(false);
     let mut lib = Options::new(store, template, mode);
     lib.render = render;
+    // Only files below the library roots are served (a store writer must not
+    // be able to expose arbitrary host files through the mount).
+    lib.roots = if o.library.is_empty() {
+        file.library.unwrap_or_default()
+    } else {
+        o.library
+    };
+    for r in &lib.roots {
+        if !r.is_absolute() {
+            bail!("library: {} is not an absolute path", r.display());
+        }
+    }
     // SAFETY: getuid/getgid have no preconditions and cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     lib.uid = match o.owner.or(file.owner) {
