@@ -380,9 +380,24 @@ impl MountHandle {
             // alive through systemd's fd store for a restarted server.
             return Ok(());
         }
-        match self.session.take() {
-            Some(s) => s.umount_and_join(),
-            None => Ok(()),
+        let Some(s) = self.session.take() else {
+            return Ok(());
+        };
+        // The unmount is lazy: while another process keeps a file open, the
+        // connection (and so the session) lives on. Do not wait for that
+        // forever; exiting ends the connection.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(s.umount_and_join());
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(3)) {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::warn!(
+                    "files in the mount are still open; exiting without waiting for them"
+                );
+                Ok(())
+            }
         }
     }
 
