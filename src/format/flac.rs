@@ -24,6 +24,11 @@ const PICTURE: u8 = 6;
 /// Largest body a metadata block header can describe (24-bit length).
 pub const MAX_BLOCK_LEN: usize = (1 << 24) - 1;
 
+/// Most metadata blocks read from one file (each kept block becomes a
+/// structural row: millions of empty blocks in a 64 MiB header would
+/// otherwise cost gigabytes).
+pub const MAX_BLOCKS: usize = 4096;
+
 /// Structural kind for kept blocks: `flac.block` rows hold the 1-byte block
 /// type followed by the block body, in file order.
 pub const KIND_BLOCK: &str = "flac.block";
@@ -48,7 +53,12 @@ pub fn probe(src: &mut dyn Source, file_len: u64) -> Result<Probe, FormatError> 
     let mut structural = Vec::new();
     let mut seen_streaminfo = false;
     let mut seen_comment = false;
-    loop {
+    for blocks in 1.. {
+        if blocks > MAX_BLOCKS {
+            return Err(FormatError::Limit(format!(
+                "more than {MAX_BLOCKS} FLAC metadata blocks"
+            )));
+        }
         let h = read_vec(src, 4, "metadata block header")?;
         let last = h[0] & 0x80 != 0;
         let kind = h[0] & 0x7f;

@@ -128,3 +128,27 @@ fn mp3_too_many_trailing_tags_is_a_limit() {
     f.extend(id3v1_block("x"));
     assert!(matches!(probe_mp3(&f), Err(FormatError::Limit(_))));
 }
+
+/// Review while fuzzing (limits): every kept FLAC block becomes a structural
+/// row, and nothing bounded their number; 16 million empty APPLICATION
+/// blocks fit in the 64 MiB header limit and cost gigabytes of rows.
+#[test]
+fn flac_metadata_block_count_is_limited() {
+    let file = |n: usize| {
+        let mut f = b"fLaC\x00\x00\x00\x22".to_vec();
+        f.extend_from_slice(&[0x10; 34]);
+        for _ in 0..n {
+            f.extend_from_slice(&[2, 0, 0, 0]); // empty APPLICATION block
+        }
+        f.extend_from_slice(&[0x81, 0, 0, 0]); // last: empty PADDING
+        f.extend_from_slice(b"\xff\xf8frames");
+        f
+    };
+    let probe = |f: &[u8]| flac::probe(&mut std::io::Cursor::new(f), f.len() as u64);
+    let p = probe(&file(100)).unwrap();
+    assert_eq!(p.structural.len(), 101); // STREAMINFO and 100 blocks (no comment: no vendor)
+    assert!(matches!(
+        probe(&file(flac::MAX_BLOCKS)),
+        Err(FormatError::Limit(_))
+    ));
+}
