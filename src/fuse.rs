@@ -1,6 +1,7 @@
 //! The thin fuser adapter: callbacks -> `library` calls, errors -> errno,
 //! passthrough registration, kernel cache invalidation. No SQL, no format bytes.
 
+use crate::library::tree::file_ino;
 use crate::library::{Attr, Kind, LibError, Library, Mode, OpenFile, Refresh};
 
 pub mod privilege;
@@ -120,6 +121,8 @@ pub struct MuseFs {
     handles: sharded_slab::Slab<Handle>,
     passthrough: AtomicBool,
     passthrough_warned: AtomicBool,
+    /// Whether a read through a previous server's handle was logged.
+    orphan_logged: AtomicBool,
     backing_ids: Mutex<HashMap<u64, Weak<BackingId>>>,
 }
 
@@ -130,6 +133,7 @@ impl MuseFs {
             handles: sharded_slab::Slab::new(),
             passthrough: AtomicBool::new(false),
             passthrough_warned: AtomicBool::new(false),
+            orphan_logged: AtomicBool::new(false),
             backing_ids: Mutex::new(HashMap::new()),
         }
     }
@@ -253,8 +257,34 @@ impl Filesystem for MuseFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let Some(h) = self.handles.get(fh.0 as usize) else {
-            return reply.error(Errno::EBADF);
+        // A handle of this server, for this inode. Anything else is a handle
+        // a previous server issued before it died (the kernel resends its
+        // reads after a takeover, and open files keep their handles): its
+        // key is unknown here, or names another file's handle. Serve such a
+        // read from a fresh open of the inode instead of failing it.
+        let h = self
+            .handles
+            .get(fh.0 as usize)
+            .filter(|h| file_ino(h.file.track_id) == ino.0);
+        let orphan = match h {
+            Some(_) => None,
+            None => {
+                if !self.orphan_logged.swap(true, Ordering::Relaxed) {
+                    tracing::info!(
+                        ino = ino.0,
+                        "serving reads of a file opened before the takeover from a fresh open"
+                    );
+                }
+                match guard("read", || self.lib.open_file(ino.0)) {
+                    Ok(f) => Some(f),
+                    Err(e) => return reply.error(self.fail("read", ino.0, &e)),
+                }
+            }
+        };
+        let file = match (&h, &orphan) {
+            (Some(h), _) => &h.file,
+            (None, Some(f)) => f,
+            (None, None) => return reply.error(Errno::EBADF),
         };
         READ_BUF.with(|b| {
             let mut buf = b.borrow_mut();
@@ -262,7 +292,7 @@ impl Filesystem for MuseFs {
             if buf.len() < n {
                 buf.resize(n, 0);
             }
-            match guard("read", || self.lib.read(&h.file, offset, &mut buf[..n])) {
+            match guard("read", || self.lib.read(file, offset, &mut buf[..n])) {
                 Ok(got) => reply.data(&buf[..got]),
                 Err(e) => reply.error(self.fail("read", ino.0, &e)),
             }
@@ -272,7 +302,7 @@ impl Filesystem for MuseFs {
     fn release(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
@@ -280,7 +310,15 @@ impl Filesystem for MuseFs {
         reply: ReplyEmpty,
     ) {
         // An unknown handle is normal after a takeover; nothing to free then.
-        self.handles.remove(fh.0 as usize);
+        // A previous server's key may name one of ours for another file:
+        // leave that one alone.
+        let ours = self
+            .handles
+            .get(fh.0 as usize)
+            .is_some_and(|h| file_ino(h.file.track_id) == ino.0);
+        if ours {
+            self.handles.remove(fh.0 as usize);
+        }
         reply.ok();
     }
 

@@ -1,8 +1,8 @@
 #!/bin/bash
 # wait_for takes commands as single-quoted strings for eval, expanded when polled.
 # shellcheck disable=SC2016
-# The guest side of the VM tests: installs musefs, its unit and configs from the payload
-# disk, runs the checks listed in checks.txt in order, writes report.tsv and logs to
+# The guest side of the VM tests: installs musefs, its units (systemd/), the musefs user
+# and the configs from the payload disk, runs the checks listed in checks.txt in order, writes report.tsv and logs to
 # /run/vmtest, packs them as a tar stream onto /dev/vdc and tells the host the outcome
 # through isa-debug-exit (0x10 all passed, 0x11 a check failed, 0x12 driver error).
 set -uo pipefail
@@ -120,23 +120,32 @@ check_boot() {
 }
 
 check_scan_seeds_store() {
-    local n out count
+    # The scan unit (User=musefs, sandboxed) scans the instance's `library` into its
+    # `store`; StateDirectory= recreates /var/lib/musefs for it.
+    local n out count rc scan=${SCAN_TEMPLATE}synth.service
     n=$(wc -l <"$P/manifest.tsv")
     rm -rf "$MUSIC" /var/lib/musefs
-    mkdir -p /var/lib/musefs
     cp -a "$P/music" "$MUSIC"
-    out=$(musefs scan --db "$DB" "$MUSIC" 2>&1)
+    # Readable by the musefs user (the payload keeps the host's modes).
+    chmod -R a+rX "$MUSIC"
+    timeout 120 systemctl start "$scan"
+    rc=$?
+    out=$(journalctl -u "$scan" -o cat --no-pager)
     echo "$out"
-    grep -q " $n added, 0 updated, 0 unchanged, 0 failed" <<<"$out" ||
+    ((rc == 0)) || fail "systemctl start $scan failed (rc $rc, result $(unit_prop "$scan" Result)): $(tail -1 <<<"$out")" || return 1
+    grep -Eq " $n added, 0 updated, (0 moved, )?0 unchanged, 0 failed" <<<"$out" ||
         fail "scan did not add $n files: $(tail -1 <<<"$out")" || return 1
     count=$(sql "SELECT count(*) FROM tracks")
     [ "$count" = "$n" ] || fail "store has $count tracks, expected $n" || return 1
-    DETAIL="$n files scanned into a fresh store"
+    local owner
+    owner=$(stat -c %U "$DB")
+    [ "$owner" = musefs ] || fail "the store is owned by $owner, not musefs" || return 1
+    DETAIL="$scan scanned $n files into a fresh store (owned by $owner)"
 }
 
 check_unit_verify() {
     local out
-    out=$(systemd-analyze verify "$SYNTH" "$STRUCT" 2>&1)
+    out=$(systemd-analyze verify "$SYNTH" "$STRUCT" "${SCAN_TEMPLATE}synth.service" 2>&1)
     local rc=$?
     echo "$out"
     ((rc == 0)) || fail "systemd-analyze verify: $(head -1 <<<"$out")" || return 1
@@ -303,12 +312,14 @@ check_sigkill_restart_same_mount() {
     nr0=$(unit_prop "$SYNTH" NRestarts)
     systemctl --help | grep -q -- --kill-whom || kill_opt=--kill-who
     rm -f "$status" "$stop"
+    local r0
+    r0=$(now_ms)
     python3 "$P/reader.py" "$VIEW" "$status" "$stop" 90 &
     local rpid=$!
     wait_for 20 eval '[ "$(reader_state "$status" | cut -d" " -f1)" -ge 2 ]' ||
         fail "reader made no progress before the kill" || return 1
     read -r ok_before _ <<<"$(reader_state "$status")"
-    echo "killing main pid $pid0 (mount id $mid0) with the reader at $ok_before reads"
+    echo "killing main pid $pid0 (mount id $mid0) with the reader at $ok_before reads, $(($(now_ms) - r0)) ms after it started"
     systemctl kill -s KILL "$kill_opt=main" "$SYNTH"
     # Wait for a new main process, or for systemd to give up.
     local s
@@ -321,6 +332,7 @@ check_sigkill_restart_same_mount() {
         sleep 0.1
     done
     local restart_ms=$(($(now_ms) - s))
+    echo "restart seen (state $st, pid $pid1) $(($(now_ms) - r0)) ms after the reader started"
     nr1=$(unit_prop "$SYNTH" NRestarts)
     local ok_at_restart
     read -r ok_at_restart _ <<<"$(reader_state "$status")"
@@ -337,6 +349,10 @@ check_sigkill_restart_same_mount() {
     [ "$st" = active ] && [ "$pid1" != "$pid0" ] && restarted=1
     local summary="restarted=$restarted (state $st after ${restart_ms} ms, NRestarts $nr0->$nr1), mount id ${mid0:-none}->${mid1:-none} answers=$answers, reader ok=$ok (after restart $((ok - ok_at_restart))) errors=$err [$errs] hung=$hung"
     echo "$summary"
+    echo "reader: $(cat "$status")"
+    local first_err
+    first_err=$(python3 -c 'import json, sys; e = json.load(open(sys.argv[1])).get("first_errors") or []; print("; ".join(f"{x[\"errno\"]} in {x[\"call\"]} of {x[\"path\"]} at offset {x[\"offset\"]}, {x[\"at\"]} s" for x in e[:2]))' "$status" 2>/dev/null)
+    [ -n "$first_err" ] && summary+=", first error: $first_err"
     journalctl -u "$SYNTH" -o cat --no-pager | tail -20
     local pass=1
     ((restarted)) && [ "$mid0" = "$mid1" ] && ((answers)) && ((err == 0)) && ((hung == 0)) &&
@@ -377,9 +393,14 @@ check_stop_leaves_no_mount() {
 # ---------------------------------------------------------------- setup and run
 
 say "driver started at ${UPTIME_AT_START}s uptime on $(uname -r) ($KERNEL_LABEL)"
-install -m 755 "$P/bin/musefs" /usr/local/bin/musefs
-install -m 644 "$P"/units/*.service /etc/systemd/system/
+# The units name /usr/bin/musefs and run as the system user musefs.
+install -m 755 "$P/bin/musefs" /usr/bin/musefs
+install -m 644 -D "$P/musefs-sysusers.conf" /etc/sysusers.d/musefs.conf
+systemd-sysusers /etc/sysusers.d/musefs.conf || say "systemd-sysusers failed"
+say "user: $(id musefs 2>&1)"
+install -m 644 "$P"/units/* /etc/systemd/system/
 install -m 644 "$P"/conf/* /etc/musefs/
+mkdir -p "$VIEW" "$STRUCT_VIEW"
 systemctl daemon-reload
 
 declare -A EXPECT=()

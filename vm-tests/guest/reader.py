@@ -17,7 +17,7 @@ import time
 root, status_path, stop_file, max_s = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 start = time.monotonic()
 state = {"ok": 0, "errors": 0, "by_errno": {}, "bytes": 0, "last_ok_at": None,
-         "in_flight": None, "done": False}
+         "in_flight": None, "done": False, "first_errors": []}
 
 
 def save():
@@ -27,10 +27,16 @@ def save():
     os.replace(tmp, status_path)
 
 
-def failed(e):
+def failed(e, path, step, offset):
     state["errors"] += 1
     name = errno.errorcode.get(e.errno, str(e.errno)) if e.errno else type(e).__name__
     state["by_errno"][name] = state["by_errno"].get(name, 0) + 1
+    if len(state["first_errors"]) < 5:
+        # Where it failed: the file, the call, the offset, seconds since the start and
+        # since the file was opened.
+        state["first_errors"].append({"path": path, "call": step, "errno": name, "offset": offset,
+                                      "at": round(time.monotonic() - start, 3),
+                                      "file_s": round(time.monotonic() - opened_at, 3)})
 
 
 files = []
@@ -43,21 +49,26 @@ if not files:
 while not os.path.exists(stop_file) and time.monotonic() - start < max_s and files:
     for p in files:
         state["in_flight"] = p
+        step, offset, opened_at = "open", 0, time.monotonic()
         try:
             fd = os.open(p, os.O_RDONLY)
             try:
+                step = "fadvise"
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                step = "read"
                 while True:
                     b = os.read(fd, 1 << 16)
                     if not b:
                         break
+                    offset += len(b)
                     state["bytes"] += len(b)
+                step = "close"
             finally:
                 os.close(fd)
             state["ok"] += 1
             state["last_ok_at"] = round(time.monotonic() - start, 3)
         except OSError as e:
-            failed(e)
+            failed(e, p, step, offset)
             time.sleep(0.05)
         state["in_flight"] = None
         save()

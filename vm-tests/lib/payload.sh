@@ -1,5 +1,5 @@
-# The per-run payload disk (/dev/vdb in the guest): the musefs binary, the unit files,
-# their configs, the fixtures and the guest driver (sourced, not run).
+# The per-run payload disk (/dev/vdb in the guest): the musefs binary, the unit files
+# (systemd/ by default), their configs (vm-tests/conf), the sysusers entry, the fixtures and the guest driver (sourced, not run).
 # shellcheck shell=bash
 
 # fixtures_prepare: FLAC files made by ffmpeg (pink noise, so the data does not compress
@@ -47,19 +47,22 @@ payload_build() {
     mkdir -p "$d"/{bin,units,conf}
     install -m 755 "$MUSEFS_BIN" "$d/bin/musefs"
     cp "$UNIT_DIR"/*.service "$d/units/"
+    cp "$UNIT_DIR"/*.timer "$d/units/" 2>/dev/null || true
     local f
     for f in "$CONF_DIR"/*; do
         [ -f "$f" ] && [[ $f != *.service ]] && cp "$f" "$d/conf/"
     done
     install -m 755 "$VM_TESTS_DIR/guest/driver.sh" "$d/driver.sh"
-    install -m 644 "$VM_TESTS_DIR/guest/reader.py" "$VM_TESTS_DIR/checks.txt" "$d/"
+    install -m 644 "$VM_TESTS_DIR/guest/reader.py" "$VM_TESTS_DIR/guest/musefs-sysusers.conf" \
+        "$VM_TESTS_DIR/checks.txt" "$d/"
     cp -r "$FIXTURES/music" "$FIXTURES/manifest.tsv" "$d/"
     cat >"$d/params.env" <<EOP
 KERNEL_LABEL=$label
 EXPECT_RELEASE=$release
 UNIT_TEMPLATE=$UNIT_TEMPLATE
+SCAN_TEMPLATE=$SCAN_TEMPLATE
 STRICT=${MUSEFS_VM_STRICT:-0}
-MAX_EXPOSURE=${MUSEFS_VM_MAX_EXPOSURE:-}
+MAX_EXPOSURE=${MUSEFS_VM_MAX_EXPOSURE-2.0}
 BLAME=${MUSEFS_VM_BLAME:-0}
 EOP
     local mb
