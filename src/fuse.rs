@@ -9,8 +9,8 @@ pub mod takeover;
 use fuser::{
     BackingId, Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, INodeNo,
     InitFlags, KernelConfig, LockOwner, MountOption, Notifier, OpenFlags, ReplyAttr, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
-    SessionACL,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr,
+    Request, SessionACL,
 };
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -176,6 +176,13 @@ impl Filesystem for MuseFs {
         // Lookups and directory reads only read the view: let the kernel
         // send several for one directory at once (parallel media scanners).
         let _ = config.add_capabilities(InitFlags::FUSE_PARALLEL_DIROPS);
+        // Directory listings carry attributes: no LOOKUP per entry.
+        if config
+            .capabilities()
+            .contains(InitFlags::FUSE_DO_READDIRPLUS)
+        {
+            let _ = config.add_capabilities(InitFlags::FUSE_DO_READDIRPLUS);
+        }
         let direct = std::env::var(DIRECT_IO_ENV).is_ok_and(|v| v == "1" || v == "true");
         DIRECT_IO.store(direct, Ordering::Relaxed);
         if direct {
@@ -356,39 +363,54 @@ impl Filesystem for MuseFs {
         reply.ok();
     }
 
-    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        match self.lib.track_id_of(ino.0) {
-            Some(id) if name == TRACK_XATTR => xattr_reply(reply, id.to_string().as_bytes(), size),
-            _ => reply.error(Errno::ENODATA),
-        }
+    // No extended attributes: answering ENOSYS makes the kernel stop asking
+    // for the life of the connection, which saves two or three round trips
+    // per entry of every `ls -l` (security.selinux, POSIX ACLs).
+    // `musefs tag` finds a file's track from its inode number instead.
+    fn getxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _size: u32,
+        reply: ReplyXattr,
+    ) {
+        reply.error(Errno::ENOSYS);
     }
 
-    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        let names: &[u8] = if self.lib.track_id_of(ino.0).is_some() {
-            b"user.musefs.track_id\0"
-        } else {
-            b""
-        };
-        xattr_reply(reply, names, size);
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let r = guard("readdirplus", || {
+            self.lib.readdir_plus(ino.0, offset, |next, e, attr| {
+                reply.add(
+                    INodeNo(e.ino),
+                    next,
+                    &e.name,
+                    &TTL,
+                    &to_file_attr(attr),
+                    fuser::Generation(0),
+                )
+            })
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.fail("readdirplus", ino.0, &e)),
+        }
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
         let (files, dirs) = self.lib.counts();
         reply.statfs(0, 0, 0, (files + dirs) as u64, 0, 4096, 255, 4096);
-    }
-}
-
-/// Extended attribute naming the store's track id of a served file (used by
-/// `musefs tag` to find the track behind a path in the mount).
-pub const TRACK_XATTR: &str = "user.musefs.track_id";
-
-fn xattr_reply(reply: ReplyXattr, data: &[u8], size: u32) {
-    if size == 0 {
-        reply.size(data.len() as u32);
-    } else if (size as usize) < data.len() {
-        reply.error(Errno::ERANGE);
-    } else {
-        reply.data(data);
     }
 }
 

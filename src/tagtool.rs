@@ -1,14 +1,11 @@
 //! `musefs tag`: a small tag editor writing through the store contract, so
 //! a running mount shows edits at once. Paths may name files in a mount
-//! (resolved through the `user.musefs.track_id` extended attribute) or
+//! (resolved through the inode number: a file's is its track id + 1) or
 //! backing files (resolved by their canonical path).
 
 use crate::format::Picture;
-use crate::fuse::TRACK_XATTR;
 use crate::store::{Store, edit::display_value};
 use anyhow::{Context, bail};
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// Picture type names accepted by `--type` (ID3/FLAC numbering).
@@ -56,24 +53,39 @@ pub fn picture_type(s: &str) -> anyhow::Result<u32> {
         })
 }
 
-fn xattr_track_id(path: &Path) -> Option<i64> {
-    let c = CString::new(path.as_os_str().as_bytes()).ok()?;
-    let name = CString::new(TRACK_XATTR).ok()?;
-    let mut buf = [0u8; 32];
-    // SAFETY: both strings are NUL-terminated and live across the call; the
-    // buffer pointer and length describe a writable local array.
-    let n = unsafe {
-        libc::getxattr(
-            c.as_ptr(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n <= 0 {
+/// The track behind a file in a musefs mount: file inode numbers are track
+/// ids plus one (directories have the top bit set). The file must lie on a
+/// mount whose source is `musefs`.
+fn mount_track_id(path: &Path) -> Option<i64> {
+    use std::os::unix::fs::MetadataExt;
+    let canon = std::fs::canonicalize(path).ok()?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    // The mount holding the path is the longest mount point that prefixes it.
+    let mut best: Option<(usize, bool)> = None;
+    for line in info.lines() {
+        let mut halves = line.split(" - ");
+        let (Some(a), Some(b)) = (halves.next(), halves.next()) else {
+            continue;
+        };
+        let Some(point) = a.split(' ').nth(4) else {
+            continue;
+        };
+        let point = point.replace("\\040", " ").replace("\\134", "\\");
+        let mut fields = b.split(' ');
+        let fstype = fields.next().unwrap_or_default();
+        let source = fields.next().unwrap_or_default();
+        if canon.starts_with(&point) && best.is_none_or(|(len, _)| point.len() >= len) {
+            best = Some((
+                point.len(),
+                fstype.starts_with("fuse") && source == "musefs",
+            ));
+        }
+    }
+    if !best?.1 {
         return None;
     }
-    std::str::from_utf8(&buf[..n as usize]).ok()?.parse().ok()
+    let ino = std::fs::metadata(&canon).ok()?.ino();
+    (ino >> 63 == 0 && ino > 1).then(|| ino as i64 - 1)
 }
 
 /// Find the track behind a path (a file in a mount, or a backing file).
@@ -81,7 +93,7 @@ pub fn resolve(store: &Store, path: &Path) -> anyhow::Result<i64> {
     if !path.exists() {
         bail!("{}: no such file", path.display());
     }
-    if let Some(id) = xattr_track_id(path) {
+    if let Some(id) = mount_track_id(path) {
         return Ok(id);
     }
     let canon = std::fs::canonicalize(path)
