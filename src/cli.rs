@@ -244,6 +244,11 @@ pub struct MountArgs {
           default_missing_value = "true", value_name = "BOOL")]
     pub allow_other: Option<bool>,
 
+    /// Write Prometheus metrics to this file every 5 s (for node_exporter's
+    /// textfile collector or any scraper that reads files)
+    #[arg(long, env = "MUSEFS_METRICS_FILE", value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+
     /// FUSE worker threads [default: 4]
     #[arg(long, env = "MUSEFS_THREADS", value_name = "N")]
     pub threads: Option<usize>,

@@ -4,6 +4,7 @@
 use crate::library::tree::file_ino;
 use crate::library::{Attr, Kind, LibError, Library, Mode, OpenFile, Refresh};
 
+pub mod metrics;
 pub mod privilege;
 pub mod takeover;
 use fuser::{
@@ -124,12 +125,14 @@ pub struct MuseFs {
     /// Whether a read through a previous server's handle was logged.
     orphan_logged: AtomicBool,
     backing_ids: Mutex<HashMap<u64, Weak<BackingId>>>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl MuseFs {
     pub fn new(lib: Arc<Library>) -> MuseFs {
         MuseFs {
             lib,
+            metrics: Arc::default(),
             handles: sharded_slab::Slab::new(),
             passthrough: AtomicBool::new(false),
             passthrough_warned: AtomicBool::new(false),
@@ -140,6 +143,7 @@ impl MuseFs {
 
     fn fail(&self, op: &str, ino: u64, e: &LibError) -> Errno {
         let errno = errno_of(e);
+        self.metrics.error(i32::from(errno));
         if errno == Errno::EIO {
             tracing::warn!(op, ino, errno = "EIO", "{e}");
         }
@@ -165,6 +169,7 @@ impl MuseFs {
                     );
                 }
                 self.passthrough.store(false, Ordering::Relaxed);
+                self.metrics.passthrough_enabled.store(0, Ordering::Relaxed);
                 None
             }
         }
@@ -196,6 +201,7 @@ impl Filesystem for MuseFs {
                 && config.set_max_stack_depth(1).is_ok()
             {
                 self.passthrough.store(true, Ordering::Relaxed);
+                self.metrics.passthrough_enabled.store(1, Ordering::Relaxed);
                 tracing::info!(
                     "FUSE passthrough available: structure-only reads bypass the daemon"
                 );
@@ -212,6 +218,7 @@ impl Filesystem for MuseFs {
         let Some(name) = name.to_str() else {
             return reply.error(Errno::ENOENT);
         };
+        self.metrics.lookups.fetch_add(1, Ordering::Relaxed);
         match guard("lookup", || self.lib.lookup(parent.0, name)) {
             Ok(a) => reply.entry(&TTL, &to_file_attr(&a), fuser::Generation(0)),
             Err(e) => reply.error(self.fail("lookup", parent.0, &e)),
@@ -246,6 +253,13 @@ impl Filesystem for MuseFs {
             return reply.error(Errno::ENFILE);
         };
         let fh = FileHandle(key as u64);
+        self.metrics.opens.fetch_add(1, Ordering::Relaxed);
+        self.metrics.open_handles.fetch_add(1, Ordering::Relaxed);
+        if backing.is_some() {
+            self.metrics
+                .passthrough_opens
+                .fetch_add(1, Ordering::Relaxed);
+        }
         match backing {
             // The kernel fails reads (EIO) when FOPEN_KEEP_CACHE accompanies passthrough.
             Some(id) => reply.opened_passthrough(fh, FopenFlags::empty(), &id),
@@ -300,7 +314,13 @@ impl Filesystem for MuseFs {
                 buf.resize(n, 0);
             }
             match guard("read", || self.lib.read(file, offset, &mut buf[..n])) {
-                Ok(got) => reply.data(&buf[..got]),
+                Ok(got) => {
+                    self.metrics.reads.fetch_add(1, Ordering::Relaxed);
+                    self.metrics
+                        .read_bytes
+                        .fetch_add(got as u64, Ordering::Relaxed);
+                    reply.data(&buf[..got])
+                }
                 Err(e) => reply.error(self.fail("read", ino.0, &e)),
             }
         });
@@ -323,8 +343,8 @@ impl Filesystem for MuseFs {
             .handles
             .get(fh.0 as usize)
             .is_some_and(|h| file_ino(h.file.track_id) == ino.0);
-        if ours {
-            self.handles.remove(fh.0 as usize);
+        if ours && self.handles.remove(fh.0 as usize) {
+            self.metrics.open_handles.fetch_sub(1, Ordering::Relaxed);
         }
         reply.ok();
     }
@@ -420,6 +440,8 @@ pub struct MountOptions {
     pub mountpoint: PathBuf,
     pub allow_other: bool,
     pub threads: usize,
+    /// Where to write Prometheus metrics (rewritten every few seconds).
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// A running mount.
@@ -430,9 +452,15 @@ pub struct MountHandle {
     /// The device of a connection someone else mounted (kept open for the
     /// life of the process); such a mount is not ours to unmount.
     adopted: Option<OwnedFd>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl MountHandle {
+    /// The request counters of this mount.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
+    }
+
     /// Unmount (when we mounted) and wait for the session to end.
     pub fn unmount(mut self) -> std::io::Result<()> {
         if self.adopted.is_some() {
@@ -510,9 +538,9 @@ fn session_config(opts: &MountOptions) -> Config {
 pub fn mount(lib: Arc<Library>, opts: &MountOptions) -> std::io::Result<MountHandle> {
     check_mountpoint(&opts.mountpoint)?;
     let config = session_config(opts);
-    let session = privilege::with_sys_admin(|| {
-        fuser::Session::new(MuseFs::new(lib), &opts.mountpoint, &config)
-    })?;
+    let fs = MuseFs::new(lib);
+    let metrics = Arc::clone(&fs.metrics);
+    let session = privilege::with_sys_admin(|| fuser::Session::new(fs, &opts.mountpoint, &config))?;
     privilege::lower();
     let notifier = session.notifier();
     let bg = session.spawn()?;
@@ -521,6 +549,7 @@ pub fn mount(lib: Arc<Library>, opts: &MountOptions) -> std::io::Result<MountHan
         notifier,
         mountpoint: opts.mountpoint.clone(),
         adopted: None,
+        metrics,
     })
 }
 
@@ -554,7 +583,9 @@ pub fn adopt(
     let (shim, session_end) = takeover::InitShim::new(&init)?;
     let config = session_config(opts);
     let acl = config.acl;
-    let session = fuser::Session::from_fd(MuseFs::new(lib), session_end, acl, config)?;
+    let fs = MuseFs::new(lib);
+    let metrics = Arc::clone(&fs.metrics);
+    let session = fuser::Session::from_fd(fs, session_end, acl, config)?;
     let reply = shim.finish(&dev)?;
     if takeover {
         if takeover::kernel_has_resend(&init) {
@@ -577,6 +608,7 @@ pub fn adopt(
             notifier,
             mountpoint: opts.mountpoint.clone(),
             adopted: Some(dev),
+            metrics,
         },
         init,
         takeover,

@@ -236,6 +236,7 @@ fn mount_overrides(a: cli::MountArgs) -> config::MountOverrides {
         dir_mode: a.dir_mode,
         allow_other: a.allow_other,
         threads: a.threads,
+        metrics_file: a.metrics_file,
     }
 }
 

@@ -184,6 +184,7 @@ fn a_store_writer_cannot_make_the_mount_serve_host_files() {
             mountpoint: mnt.clone(),
             allow_other: false,
             threads: 2,
+            metrics_file: None,
         },
     )
     .unwrap();

@@ -523,3 +523,32 @@ fn every_backing_change_gives_eio_never_stale_bytes() {
         );
     }
 }
+
+#[test]
+fn metrics_file_counts_requests() {
+    let l = library();
+    scan(&l);
+    let mnt = l.root.join("mnt");
+    let prom = l.root.join("musefs.prom");
+    let _m = Mount::start(&l.db, &mnt, &["--metrics-file", prom.to_str().unwrap()]);
+    let data = std::fs::read(mnt.join("Ann/First/2 - Two.flac")).unwrap();
+    let value = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        wait_until(Duration::from_secs(12), || {
+            let t = std::fs::read_to_string(&prom).unwrap_or_default();
+            value(&t, "musefs_read_bytes_total") >= data.len() as u64
+        }),
+        "{}",
+        std::fs::read_to_string(&prom).unwrap_or_default()
+    );
+    let t = std::fs::read_to_string(&prom).unwrap();
+    assert_eq!(value(&t, "musefs_tracks"), 3);
+    assert!(value(&t, "musefs_opens_total") >= 1);
+    assert!(value(&t, "musefs_resident_memory_bytes") > 0);
+    assert!(t.contains("musefs_errors_total{errno=\"EIO\"} 0"));
+}

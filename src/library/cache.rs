@@ -14,6 +14,8 @@ struct Inner<K, V: ?Sized> {
 pub struct WeightedCache<K, V: ?Sized> {
     budget: usize,
     inner: Mutex<Inner<K, V>>,
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 impl<K: Hash + Eq + Clone, V: ?Sized> WeightedCache<K, V> {
@@ -25,7 +27,15 @@ impl<K: Hash + Eq + Clone, V: ?Sized> WeightedCache<K, V> {
                 order: VecDeque::new(),
                 weight: 0,
             }),
+            hits: Default::default(),
+            misses: Default::default(),
         }
+    }
+
+    /// (hits, misses) of `get` so far.
+    pub fn stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K, V>> {
@@ -33,7 +43,15 @@ impl<K: Hash + Eq + Clone, V: ?Sized> WeightedCache<K, V> {
     }
 
     pub fn get(&self, k: &K) -> Option<Arc<V>> {
-        self.lock().map.get(k).map(|(v, _)| v.clone())
+        use std::sync::atomic::Ordering::Relaxed;
+        let v = self.lock().map.get(k).map(|(v, _)| v.clone());
+        if v.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        }
+        .fetch_add(1, Relaxed);
+        v
     }
 
     /// Insert and return the cached value (an existing entry wins, so all

@@ -630,6 +630,12 @@ impl Library {
         (st.tree.file_count(), st.tree.dir_count())
     }
 
+    /// Header cache (hits, misses, bytes held).
+    pub fn header_cache_stats(&self) -> (u64, u64, u64) {
+        let (h, m) = self.layouts.stats();
+        (h, m, self.layouts.weight() as u64)
+    }
+
     /// The track id behind a file node.
     pub fn track_id_of(&self, ino: u64) -> Option<i64> {
         match self.state().tree.node(ino)?.kind {

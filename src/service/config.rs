@@ -46,6 +46,9 @@ pub struct FileConfig {
     pub allow_other: Option<bool>,
     /// FUSE worker threads.
     pub threads: Option<usize>,
+    /// Prometheus text file rewritten every 5 s (node_exporter's textfile
+    /// collector reads such files).
+    pub metrics_file: Option<PathBuf>,
     /// Header cache budget in MiB.
     pub header_cache_mib: Option<usize>,
     /// Picture cache budget in MiB.
@@ -70,6 +73,7 @@ pub struct MountOverrides {
     pub dir_mode: Option<String>,
     pub allow_other: Option<bool>,
     pub threads: Option<usize>,
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// A fully resolved mount.
@@ -219,6 +223,7 @@ pub fn resolve(o: MountOverrides) -> anyhow::Result<Resolved> {
             mountpoint,
             allow_other: o.allow_other.or(file.allow_other).unwrap_or(false),
             threads,
+            metrics_file: o.metrics_file.or(file.metrics_file),
         },
     })
 }

@@ -161,6 +161,7 @@ pub fn run_mount(
     let mut last_ping = std::time::Instant::now();
     let mut watcher = watch::StoreWatcher::new(&lib.options().db);
     let mut refreshes = 0u64;
+    let mut last_metrics = std::time::Instant::now() - Duration::from_secs(60);
     while !stop.load(Ordering::Relaxed) && !handle.is_finished() {
         // Wake on a store write (debounced: a burst of commits costs one
         // refresh per 20 ms quiet period, at most 60 ms after the first) or
@@ -200,6 +201,12 @@ pub fn run_mount(
             handle.invalidate(&r);
             notify::status(&format!("{}; {refreshes} refreshes", status()));
         }
+        if let Some(path) = &mount.metrics_file
+            && last_metrics.elapsed() >= Duration::from_secs(5)
+        {
+            write_metrics(path, &lib, &handle, refreshes);
+            last_metrics = std::time::Instant::now();
+        }
         if let Some(every) = watchdog
             && last_ping.elapsed() >= every
         {
@@ -213,6 +220,30 @@ pub fn run_mount(
     }
     handle.unmount().context("unmounting")?;
     Ok(())
+}
+
+/// Write the metrics file atomically (temp file + rename).
+fn write_metrics(
+    path: &std::path::Path,
+    lib: &Library,
+    handle: &fuse::MountHandle,
+    refreshes: u64,
+) {
+    let (tracks, dirs) = lib.counts();
+    let (hits, misses, bytes) = lib.header_cache_stats();
+    let text = handle.metrics().render(&fuse::metrics::Extra {
+        tracks: tracks as u64,
+        directories: dirs as u64,
+        refreshes,
+        header_cache_hits: hits,
+        header_cache_misses: misses,
+        header_cache_bytes: bytes,
+        resident_bytes: fuse::metrics::resident_bytes(),
+    });
+    let tmp = path.with_extension("tmp");
+    if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
+        tracing::warn!(path = %path.display(), "cannot write metrics: {e}");
+    }
 }
 
 /// Print what a mount would show, without mounting.
