@@ -216,7 +216,9 @@ pub fn run_mount(
     }
     notify::stopping();
     if handle.is_finished() {
+        // Nothing left to unmount.
         tracing::info!("unmounted from outside; exiting");
+        return Ok(());
     }
     handle.unmount().context("unmounting")?;
     Ok(())
