@@ -104,8 +104,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(l) => l,
                 Err(e) => return busy(e),
             };
-            let st = Store::open_rw(&db)?;
+            // Signals first: an interrupt during the migration waits for it.
             let stop = musefs::service::shutdown_flag()?;
+            let st = Store::open_rw(&db)?;
             let mut opts = ScanOptions::new(a.paths);
             opts.jobs = a.jobs;
             opts.force = a.force;

@@ -100,6 +100,13 @@ fn signal(child: &std::process::Child, sig: i32) {
 /// Start a scan, wait until it has committed at least `min_rows` tracks,
 /// then send `sig`; returns the exit code and the rows then in the store.
 fn interrupt_scan(db: &Path, music: &Path, sig: i32, min_rows: i64) -> (Option<i32>, String) {
+    // Counted before the scan starts: while it runs, the file may exist
+    // before its schema is committed.
+    let before = if db.exists() {
+        count(db, "SELECT count(*) FROM tracks")
+    } else {
+        0
+    };
     let mut child = Command::new(BIN)
         .args([
             "scan",
@@ -116,11 +123,6 @@ fn interrupt_scan(db: &Path, music: &Path, sig: i32, min_rows: i64) -> (Option<i
         .spawn()
         .unwrap();
     let start = Instant::now();
-    let before = if db.exists() {
-        count(db, "SELECT count(*) FROM tracks")
-    } else {
-        0
-    };
     loop {
         assert!(
             child.try_wait().unwrap().is_none(),

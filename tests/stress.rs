@@ -227,10 +227,15 @@ fn readers_writer_and_walkers_at_once() {
         .iter()
         .map(|p| {
             let mut b = Vec::new();
-            let ok = wait_until(Duration::from_secs(5), || {
+            // The kernel's cached size may lag the view until the refresh
+            // loop's invalidation lands: wait for two identical full reads
+            // 300 ms apart, both at generation 0.
+            let ok = wait_until(Duration::from_secs(10), || {
+                let first = std::fs::read(p).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
                 b = std::fs::read(p).unwrap();
                 let f = digit_fields(&b);
-                f.len() >= 2 && f.iter().all(|&o| &b[o..o + 8] == b"00000000")
+                first == b && f.len() >= 2 && f.iter().all(|&o| &b[o..o + 8] == b"00000000")
             });
             assert!(ok, "{}: fields {:?}", p.display(), digit_fields(&b));
             b
