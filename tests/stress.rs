@@ -5,6 +5,8 @@
 //!
 //! Runs for MUSEFS_STRESS_SECS seconds (default 30); set it higher for a
 //! longer run, e.g. `MUSEFS_STRESS_SECS=600 cargo test --release --test stress`.
+//! The mount's caches are 2 MiB each so they fill early and the RSS plateau
+//! shows in a short run; MUSEFS_STRESS_CACHE_MIB sets another size.
 
 mod common;
 use common::*;
@@ -212,7 +214,15 @@ fn readers_writer_and_walkers_at_once() {
     // Small caches, so they fill early and the RSS plateau shows within a
     // short run (a leak keeps growing past it).
     let cfg = tmp.path().join("mount.toml");
-    std::fs::write(&cfg, "header_cache_mib = 2\nart_cache_mib = 2\n").unwrap();
+    let mib: usize = std::env::var("MUSEFS_STRESS_CACHE_MIB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    std::fs::write(
+        &cfg,
+        format!("header_cache_mib = {mib}\nart_cache_mib = {mib}\n"),
+    )
+    .unwrap();
     let mut m = Mount::start(
         &db,
         &mnt,
