@@ -47,6 +47,60 @@ pub struct GoneName {
     pub name: Arc<str>,
 }
 
+/// The track ids of one naming group, ascending. Almost every group has one
+/// member, kept inline: a `Vec` would cost a heap block per track.
+#[derive(Debug, Clone)]
+enum Members {
+    One(i64),
+    Many(Vec<i64>),
+}
+
+impl Default for Members {
+    fn default() -> Self {
+        Members::Many(Vec::new())
+    }
+}
+
+impl Members {
+    fn as_slice(&self) -> &[i64] {
+        match self {
+            Members::One(id) => std::slice::from_ref(id),
+            Members::Many(v) => v,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    /// Insert keeping ascending order (no-op if present).
+    fn insert(&mut self, id: i64) {
+        match self {
+            Members::Many(v) if v.is_empty() => *self = Members::One(id),
+            Members::One(x) if *x == id => {}
+            Members::One(x) => *self = Members::Many(vec![(*x).min(id), (*x).max(id)]),
+            Members::Many(v) => {
+                if let Err(pos) = v.binary_search(&id) {
+                    v.insert(pos, id);
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, id: i64) {
+        match self {
+            Members::One(x) if *x == id => *self = Members::default(),
+            Members::One(_) => {}
+            Members::Many(v) => {
+                v.retain(|&x| x != id);
+                if let [only] = v[..] {
+                    *self = Members::One(only);
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Placement {
     dir: u32,
@@ -59,7 +113,7 @@ pub struct Tree {
     nodes: Vec<Node>,
     free: Vec<u32>,
     by_ino: HashMap<u64, u32>,
-    groups: HashMap<(u32, Arc<str>), Vec<i64>>,
+    groups: HashMap<(u32, Arc<str>), Members>,
     placement: HashMap<i64, Placement>,
     dirs: usize,
     /// Names removed or renamed since the last `take_gone`.
@@ -377,7 +431,7 @@ impl Tree {
         let members = self
             .groups
             .get(&(dir, base.clone()))
-            .cloned()
+            .map(|m| m.as_slice().to_vec())
             .unwrap_or_default();
         let (stem, ext) = match base.rfind('.') {
             Some(d) => (&base[..d], &base[d + 1..]),
@@ -460,9 +514,7 @@ impl Tree {
         }
         let key = (cur, base.clone());
         let new_group = !self.groups.contains_key(&key);
-        let g = self.groups.entry(key).or_default();
-        let pos = g.binary_search(&track_id).unwrap_or_else(|p| p);
-        g.insert(pos, track_id);
+        self.groups.entry(key).or_default().insert(track_id);
         self.placement.insert(
             track_id,
             Placement {
@@ -496,7 +548,7 @@ impl Tree {
         let key = (p.dir, p.base.clone());
         let mut group_gone = false;
         if let Some(g) = self.groups.get_mut(&key) {
-            g.retain(|&x| x != track_id);
+            g.remove(track_id);
             if g.is_empty() {
                 self.groups.remove(&key);
                 group_gone = true;

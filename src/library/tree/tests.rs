@@ -205,3 +205,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn members_stay_sorted_and_inline_when_single() {
+    let mut m = Members::default();
+    assert!(m.is_empty());
+    m.insert(5);
+    assert!(matches!(m, Members::One(5)));
+    m.insert(5);
+    assert_eq!(m.as_slice(), &[5]);
+    m.insert(2);
+    m.insert(9);
+    m.insert(7);
+    assert_eq!(m.as_slice(), &[2, 5, 7, 9]);
+    m.remove(5);
+    m.remove(42);
+    assert_eq!(m.as_slice(), &[2, 7, 9]);
+    m.remove(2);
+    m.remove(9);
+    assert!(matches!(m, Members::One(7)));
+    m.remove(7);
+    assert!(m.is_empty());
+}
