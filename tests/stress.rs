@@ -37,46 +37,6 @@ fn ffmpeg(out: &Path, codec: &[&str], tags: &[(&str, String)], seconds: f32, fre
     run(c.arg(out));
 }
 
-/// Absolute offsets of the 8-digit generation fields in a served file.
-fn digit_fields(file: &[u8]) -> Vec<usize> {
-    let mut out = Vec::new();
-    for pat in [&b"title"[..], &b"comment"[..]] {
-        let mut i = 0;
-        while let Some(p) = file[i..].windows(pat.len()).position(|w| w == pat) {
-            let start = i + p + pat.len();
-            if file
-                .get(start..start + 8)
-                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-            {
-                out.push(start);
-            }
-            i = start;
-        }
-    }
-    out
-}
-
-/// Bytes outside the generation fields equal the oracle's; every digit of
-/// every field visible in this read belongs to one single generation.
-fn check_chunk(oracle: &[u8], fields: &[usize], off: usize, chunk: &[u8]) -> Result<(), String> {
-    let mut digit = [None::<u8>; 8];
-    for (k, &b) in chunk.iter().enumerate() {
-        let pos = off + k;
-        match fields.iter().find(|&&f| pos >= f && pos < f + 8) {
-            Some(&f) => {
-                let d = &mut digit[pos - f];
-                if !b.is_ascii_digit() || d.is_some_and(|x| x != b) {
-                    return Err(format!("mixed generations at {pos}"));
-                }
-                *d = Some(b);
-            }
-            None if b != oracle[pos] => return Err(format!("wrong byte at {pos}")),
-            None => {}
-        }
-    }
-    Ok(())
-}
-
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u64 {

@@ -252,3 +252,51 @@ pub fn list_files(root: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Absolute offsets of the 8-digit generation fields (`title########`,
+/// `comment########`) in a served file: the oracle of reads racing
+/// fixed-width retags.
+pub fn digit_fields(file: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    for pat in [&b"title"[..], &b"comment"[..]] {
+        let mut i = 0;
+        while let Some(p) = file[i..].windows(pat.len()).position(|w| w == pat) {
+            let start = i + p + pat.len();
+            if file
+                .get(start..start + 8)
+                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            {
+                out.push(start);
+            }
+            i = start;
+        }
+    }
+    out
+}
+
+/// Check one read against the oracle: bytes outside the generation fields
+/// equal the oracle's, and every visible digit of every field agrees with
+/// one single generation number.
+pub fn check_chunk(
+    oracle: &[u8],
+    fields: &[usize],
+    off: usize,
+    chunk: &[u8],
+) -> Result<(), String> {
+    let mut digit = [None::<u8>; 8];
+    for (k, &b) in chunk.iter().enumerate() {
+        let pos = off + k;
+        match fields.iter().find(|&&f| pos >= f && pos < f + 8) {
+            Some(&f) => {
+                let d = &mut digit[pos - f];
+                if !b.is_ascii_digit() || d.is_some_and(|x| x != b) {
+                    return Err(format!("mixed generations at {pos}"));
+                }
+                *d = Some(b);
+            }
+            None if b != oracle[pos] => return Err(format!("wrong byte at {pos}")),
+            None => {}
+        }
+    }
+    Ok(())
+}
