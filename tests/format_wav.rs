@@ -4,68 +4,21 @@
 //! independent readers: mutagen's WAVE reader, ffprobe, ffmpeg's PCM decode
 //! and Python's `wave` module. A missing tool fails the test.
 
+mod tools;
+use tools::*;
+
 use musefs::format::{
     self, Container, FormatError, PictureRef, Probe, Segment, SynthInput, Tag, TagValue,
 };
 use musefs::library::layout::Layout;
-use sha2::{Digest, Sha256};
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
-use std::process::Command;
+
 use std::sync::Arc;
 
 type Arts = HashMap<i64, Arc<[u8]>>;
-
-fn run(cmd: &str, args: &[&str]) -> Vec<u8> {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd} (is it installed?): {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn ffmpeg(args: &[&str]) {
-    let mut a = vec!["-hide_banner", "-loglevel", "error", "-y"];
-    a.extend_from_slice(args);
-    run("ffmpeg", &a);
-}
-
-fn python(script: &str, args: &[&str]) -> String {
-    let mut a = vec!["-c", script];
-    a.extend_from_slice(args);
-    String::from_utf8(run("python3", &a)).unwrap()
-}
-
-fn sha256(b: &[u8]) -> String {
-    hex::encode(Sha256::digest(b))
-}
-
-fn file_sha(p: &Path) -> String {
-    sha256(&std::fs::read(p).unwrap())
-}
-
-fn pcm_sha(p: &Path) -> String {
-    sha256(&run(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-i",
-            p.to_str().unwrap(),
-            "-map",
-            "0:a",
-            "-f",
-            "s16le",
-            "-",
-        ],
-    ))
-}
 
 /// ffprobe's format name, duration and title tag.
 fn ffprobe(p: &Path) -> (String, String, String) {
@@ -126,14 +79,6 @@ for f in (t.values() if t is not None else []):
     else:
         print("other", fid)
 "#;
-
-fn unhex(s: &str) -> String {
-    if s == "-" {
-        String::new()
-    } else {
-        String::from_utf8(hex::decode(s).unwrap()).unwrap()
-    }
-}
 
 fn mutagen_frames(p: &Path) -> (String, Vec<String>) {
     let out = python(MUTAGEN_DUMP, &[p.to_str().unwrap()]);
