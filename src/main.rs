@@ -48,6 +48,25 @@ fn print_issues(failed: &[(PathBuf, String)], warnings: &[(PathBuf, String)], qu
     }
 }
 
+/// Print a scan or revalidate report and choose the exit code.
+fn conclude(
+    db: &std::path::Path,
+    failed: &[(PathBuf, String)],
+    warnings: &[(PathBuf, String)],
+    summary: Vec<String>,
+    interrupted: bool,
+    quiet: bool,
+) -> ExitCode {
+    print_issues(failed, warnings, quiet);
+    if !quiet {
+        println!("store {}:", db.display());
+        for l in summary {
+            println!("  {l}");
+        }
+    }
+    outcome(interrupted, failed.is_empty())
+}
+
 fn outcome(interrupted: bool, all_ok: bool) -> ExitCode {
     if interrupted {
         eprintln!("musefs: interrupted; run the same command again to continue");
@@ -117,14 +136,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = scan(&st, &opts, &stop, |p| bar.update(p));
             bar.finish();
             let report = report?;
-            print_issues(&report.failed, &report.warnings, a.quiet);
-            if !a.quiet {
-                println!("store {}:", db.display());
-                for l in report.summary() {
-                    println!("  {l}");
-                }
-            }
-            Ok(outcome(report.interrupted, report.failed.is_empty()))
+            Ok(conclude(
+                &db,
+                &report.failed,
+                &report.warnings,
+                report.summary(),
+                report.interrupted,
+                a.quiet,
+            ))
         }
         Command::Revalidate(a) => {
             let db = a.store.db.unwrap_or_else(store::default_path);
@@ -135,8 +154,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(l) => l,
                 Err(e) => return busy(e),
             };
-            let st = Store::open_rw(&db)?;
+            // Signals first, as in scan: an interrupt during the migration waits for it.
             let stop = musefs::service::shutdown_flag()?;
+            let st = Store::open_rw(&db)?;
             let opts = RevalidateOptions {
                 jobs: a.jobs,
                 checksum: checksum(a.checksum),
@@ -148,14 +168,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = revalidate(&st, &opts, &stop, |p| bar.update(p));
             bar.finish();
             let report = report?;
-            print_issues(&report.failed, &report.warnings, a.quiet);
-            if !a.quiet {
-                println!("store {}:", db.display());
-                for l in report.summary() {
-                    println!("  {l}");
-                }
-            }
-            Ok(outcome(report.interrupted, report.failed.is_empty()))
+            Ok(conclude(
+                &db,
+                &report.failed,
+                &report.warnings,
+                report.summary(),
+                report.interrupted,
+                a.quiet,
+            ))
         }
         Command::Vacuum(a) => {
             let db = a.store.db.unwrap_or_else(store::default_path);
